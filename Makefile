@@ -1,0 +1,31 @@
+# make setup    create .venv and install plateocr with its dev/notebook extras
+# make test     setup, then the unit tests, doctests and nbval over the notebooks
+# make reports  run 01 -> 02 -> 03 with papermill into reports/ (full parameters)
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PYTHONHASHSEED := 0
+
+.PHONY: setup test reports sync demo
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+setup: $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+
+test: setup
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --doctest-modules plateocr
+	$(BIN)/python -m pytest -q --nbval notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+sync:
+	$(BIN)/jupytext --sync notebooks/*.py
+
+reports: setup
+	$(BIN)/python -m plateocr.reports --params reports/params_full.yaml --out reports
+
+demo: setup
+	$(BIN)/python -m plateocr train --data synthetic --out runs/demo --epochs 2 --overwrite
+	$(BIN)/python -m plateocr evaluate --data plateocr/sample_plates --checkpoint runs/demo/best.pt

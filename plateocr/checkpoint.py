@@ -1,0 +1,57 @@
+"""Checkpoints: state_dicts + config + alphabet, written atomically, loaded with weights_only=True.
+
+A checkpoint is a plain dict of tensors, numbers and strings; it never holds a pickled model.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+from .models import ARCHS
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "arch", "alphabet", "model", "config")
+
+
+def save_checkpoint(path: str | Path, payload: dict) -> Path:
+    """Write `payload` to `path` atomically: a kill mid-write leaves the previous file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format_version": FORMAT_VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load and check a checkpoint; raises CheckpointError saying what is wrong with the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a readable plateocr checkpoint "
+                              f"(truncated or another format: {first_line[:160]})") from None
+    if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
+        raise CheckpointError(f"{path} is not a plateocr checkpoint (missing "
+                              f"{', '.join(k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload)})")
+    if payload["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {payload['format_version']}, this plateocr "
+                              f"reads format {FORMAT_VERSION}")
+    if payload["arch"] not in ARCHS:
+        raise CheckpointError(f"{path} was made with unknown arch {payload['arch']!r}")
+    return payload

@@ -1,0 +1,164 @@
+"""Command line: a thin argparse layer over the package; it prints, the library returns."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import PlateOCRError
+
+
+def _add_reader_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", help="checkpoint .pt (default: the pretrained model shipped in the repo)")
+    p.add_argument("--onnx", help="read with onnxruntime from this exported .onnx file")
+    p.add_argument("--decoder", choices=("constrained", "greedy"), default="constrained")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .config import TrainConfig
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a recogniser")
+    t.add_argument("--data", required=True, help="data folder, CSV manifest, or 'synthetic'")
+    t.add_argument("--val", help="validation data (default: a 10%% split of --data)")
+    t.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.json")
+    t.add_argument("--arch", choices=("compact", "seed"), default=defaults.arch)
+    t.add_argument("--epochs", type=int, default=defaults.epochs)
+    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    t.add_argument("--lr", type=float, default=defaults.lr)
+    t.add_argument("--seed", type=int, default=defaults.seed)
+    t.add_argument("--synthetic-train", type=int, default=defaults.synthetic_train)
+    t.add_argument("--mix-synthetic", type=int, default=defaults.mix_synthetic,
+                   help="synthetic plates added to every epoch of real data")
+    t.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint's weights (fine-tuning)")
+    t.add_argument("--workers", type=int, default=defaults.workers)
+    t.add_argument("--threads", type=int, default=defaults.threads)
+    t.add_argument("--device", default=defaults.device)
+    t.add_argument("--amp", action="store_true", help="mixed precision on CUDA (bf16, or fp16 with a grad scaler)")
+    t.add_argument("--cache", action="store_true", help="decode the whole data set into RAM once")
+    t.add_argument("--no-augment", dest="augment", action="store_false")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    e = sub.add_parser("evaluate", help="score a model on labelled data")
+    e.add_argument("--data", required=True)
+    e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    _add_reader_args(e)
+
+    p = sub.add_parser("predict", help="read plates from images or folders")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR")
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    _add_reader_args(p)
+
+    x = sub.add_parser("export", help="export a checkpoint to ONNX")
+    x.add_argument("--checkpoint")
+    x.add_argument("--onnx", required=True, help="output .onnx path")
+
+    s = sub.add_parser("synth", help="render synthetic plates to LABEL.jpg files")
+    s.add_argument("--n", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def _reader(args):
+    from .reader import PlateReader
+    return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder)
+
+
+def cmd_train(args) -> int:
+    from .config import TrainConfig
+    from .train import train
+    fields = TrainConfig().to_dict().keys()
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    result = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    if "provenance" in result:
+        print(json.dumps({"best_val_accuracy": result["best_val_accuracy"], **result["metrics"],
+                          "checkpoint": result["checkpoint"]}, ensure_ascii=False))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .datasets import list_records
+    from .evaluation import evaluate_reader
+    reader = _reader(args)
+    records, skipped = list_records(args.data, split="test", alphabet=reader.tokenizer.alphabet)
+    if len(skipped):
+        print(skipped.summary(), file=sys.stderr)
+    summary, _ = evaluate_reader(reader, records, args.batch_size, args.workers)
+    summary["skipped"] = len(skipped)
+    if not args.json:
+        print(f"plates {summary['n']}  exact {summary['accuracy']:.4f}  CER {summary['cer']:.4f}  "
+              f"province {summary['province_accuracy']:.4f}  type {summary['type_accuracy']:.4f}  "
+              f"{summary['plates_per_s']:.0f} plates/s")
+        for plate_type, acc in summary["accuracy_by_type"].items():
+            print(f"  {plate_type:14s} exact {acc:.4f}")
+    print(json.dumps(summary, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
+    return 0
+
+
+def _expand_images(items: list[str]) -> list[Path]:
+    from .datasets import _image_files
+    files: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            files += _image_files(p)[0]
+        elif p.exists():
+            files.append(p)
+        else:
+            raise PlateOCRError(f"{p}: no such file or folder")
+    return files
+
+
+def cmd_predict(args) -> int:
+    reader = _reader(args)
+    failures = 0
+    for res in reader.read_files(_expand_images(args.images), args.batch_size, args.workers):
+        if res.error:
+            failures += 1
+            print(f"warning: {res.error}", file=sys.stderr)
+            if not args.json:
+                continue
+        if args.json:
+            print(json.dumps({"path": res.path, "plate": res.plate, "confidence": round(res.confidence, 4),
+                              "plate_type": res.plate_type, "error": res.error}, ensure_ascii=False))
+        else:
+            print(f"{res.path}\t{res.plate}\t{res.confidence:.4f}")
+    if failures:
+        print(f"{failures} image(s) could not be read", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_onnx
+    path = export_onnx(args.checkpoint, args.onnx)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .synth import write_synthetic
+    manifest = write_synthetic(args.n, args.out, seed=args.seed)
+    print(f"wrote {args.n} plates to {args.out} (manifest {manifest})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+               "export": cmd_export, "synth": cmd_synth}[args.command]
+    try:
+        return command(args)
+    except PlateOCRError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

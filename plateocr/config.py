@@ -1,0 +1,71 @@
+"""One training configuration, shared by the CLI, the notebooks' parameters and checkpoints.
+
+>>> cfg = TrainConfig(data="synthetic", epochs=3)
+>>> TrainConfig.from_dict(cfg.to_dict()) == cfg
+True
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .errors import PlateOCRError
+from .models import ARCH_INPUT_SIZE
+
+SYNTHETIC = "synthetic"   # data path meaning "render plates on the fly"
+
+
+@dataclass
+class TrainConfig:
+    data: str = SYNTHETIC
+    val: str | None = None
+    out: str = "runs/latest"
+    arch: str = "compact"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 2.0
+    seed: int = 0
+    val_fraction: float = 0.1
+    synthetic_train: int = 20_000      # plates rendered per epoch when data is synthetic
+    synthetic_val: int = 1_000
+    mix_synthetic: int = 0             # synthetic plates added to each epoch of real data
+    augment: bool = True
+    cache: bool = False                # decode the whole set into RAM once
+    workers: int = 0
+    threads: int = 0                   # torch CPU threads; 0 = all cores
+    device: str = "auto"
+    amp: bool = False
+    init_checkpoint: str | None = None  # fine-tune from these weights
+    max_bad_fraction: float = 0.01     # fail when more of the data than this is unreadable
+    scheduler_patience: int = 2
+    type_loss_weight: float = 0.2
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return ARCH_INPUT_SIZE[self.arch]
+
+    def validate(self) -> "TrainConfig":
+        if self.arch not in ARCH_INPUT_SIZE:
+            raise PlateOCRError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCH_INPUT_SIZE)}")
+        for name in ("epochs", "batch_size", "synthetic_train", "synthetic_val"):
+            if int(getattr(self, name)) <= 0:
+                raise PlateOCRError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.workers < 0 or self.threads < 0:
+            raise PlateOCRError("workers and threads must be >= 0")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise PlateOCRError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.lr <= 0:
+            raise PlateOCRError(f"lr must be positive, got {self.lr}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise PlateOCRError(f"unknown training parameter(s): {', '.join(unknown)}")
+        return cls(**values)

@@ -1,0 +1,299 @@
+"""Plate data sets: one entry point that finds the layout of a path and lists its labelled crops.
+
+Layouts:
+  dl1       CCPD2019-dl1 (Kaggle): ROOT/train/*.jpg, ROOT/test/*.jpg, `<id>-<plate>.jpg`
+  labelled  a folder of crops named `LABEL.jpg` (`LABEL_2.jpg` for a repeated plate)
+  csv       a manifest with `path,label[,plate_type]` columns, paths relative to the CSV
+  ccpd      raw CCPD full-scene photos whose names encode the plate; crops are warped on load
+  synthetic plates rendered on the fly (the built-in default data)
+
+>>> records, skipped = list_records("../shared/data/plates_dev")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import csv
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .alphabet import PLATE_TYPES, Tokenizer, label_problem
+from .ccpd import crop_plate, is_ccpd_name, label_from_dl1_name, parse_ccpd_name
+from .config import SYNTHETIC
+from .errors import ImageError, PlateOCRError
+from .images import IMAGE_SUFFIXES, load_image, prepare_crop
+
+LAYOUTS = ("dl1", "labelled", "csv", "ccpd", SYNTHETIC)
+MANIFEST = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class PlateRecord:
+    path: str
+    label: str
+    plate_type: str | None = None
+    vertices: tuple | None = None   # raw CCPD photo: the plate's four corners, cropped on load
+
+
+@dataclass
+class Skipped:
+    """Files left out of a data set and why, so that nothing is dropped silently."""
+    items: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, path, reason: str):
+        self.items.append((str(path), reason))
+
+    def __len__(self):
+        return len(self.items)
+
+    def summary(self, limit: int = 5) -> str:
+        if not self.items:
+            return "no files skipped"
+        lines = [f"skipped {len(self.items)} file(s):"]
+        lines += [f"  {p}: {r}" for p, r in self.items[:limit]]
+        if len(self.items) > limit:
+            lines.append(f"  … and {len(self.items) - limit} more")
+        return "\n".join(lines)
+
+
+def infer_plate_type(label: str) -> str:
+    """The plate type a label implies when no type is given (CCPD 7-character plates are blue)."""
+    if len(label) == 8:
+        return "green"
+    last = label[-1:]
+    return {"警": "white", "学": "yellow", "挂": "yellow", "港": "black", "澳": "black",
+            "使": "black", "领": "black"}.get(last, "blue")
+
+
+def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Image files under `folder` (recursively, sorted) and the other files found beside them."""
+    images, others = [], []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            p = Path(dirpath, name)
+            (images if p.suffix.lower() in IMAGE_SUFFIXES else others).append(p)
+    return images, others
+
+
+def detect_layout(path: str | Path) -> str:
+    """Name of the layout at `path` (see the module docstring)."""
+    if str(path) == SYNTHETIC or str(path).startswith(SYNTHETIC + ":"):
+        return SYNTHETIC
+    path = Path(path)
+    if not path.exists():
+        raise PlateOCRError(f"data path {path} does not exist (give a folder, a CSV manifest or "
+                            f"'{SYNTHETIC}')")
+    if path.is_file():
+        if path.suffix.lower() == ".csv":
+            return "csv"
+        raise PlateOCRError(f"data path {path} is a file but not a .csv manifest")
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        return "dl1"
+    if (path / MANIFEST).is_file():
+        return "csv"
+    with os.scandir(path) as it:
+        names = sorted(e.name for e in it if Path(e.name).suffix.lower() in IMAGE_SUFFIXES)[:50]
+    if not names:
+        images, _ = _image_files(path)
+        names = [p.name for p in images[:50]]
+    if not names:
+        raise PlateOCRError(f"no images found in {path}")
+    if all(is_ccpd_name(n) for n in names):
+        return "ccpd"
+    if all("-" in n and label_problem(Path(n).stem.split("-", 1)[1].split(".")[0]) is None for n in names):
+        return "dl1"
+    return "labelled"
+
+
+def _label_from_name(name: str) -> str:
+    return Path(name).name.split(".")[0].split("_")[0]
+
+
+def list_records(path: str | Path, layout: str | None = None, split: str = "train",
+                 alphabet: str | None = None) -> tuple[list[PlateRecord], Skipped]:
+    """Labelled crops at `path`, sorted by path, and the files skipped with their reasons.
+
+    `split` picks ROOT/train or ROOT/test in the dl1 layout and is ignored elsewhere.
+    """
+    layout = layout or detect_layout(path)
+    if layout not in LAYOUTS:
+        raise PlateOCRError(f"unknown data layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
+    if layout == SYNTHETIC:
+        raise PlateOCRError("synthetic data has no files to list; use SyntheticPlateDataset")
+    path = Path(path)
+    tokenizer_alphabet = alphabet or Tokenizer().alphabet
+    skipped = Skipped()
+    records: list[PlateRecord] = []
+
+    def add(file: Path, label: str, plate_type: str | None = None, vertices=None):
+        problem = label_problem(label, tokenizer_alphabet)
+        if problem:
+            skipped.add(file, f"label {label!r}: {problem}")
+            return
+        if plate_type is not None and plate_type not in PLATE_TYPES:
+            skipped.add(file, f"unknown plate_type {plate_type!r} (known: {', '.join(PLATE_TYPES)})")
+            return
+        records.append(PlateRecord(str(file), label, plate_type or infer_plate_type(label), vertices))
+
+    if layout == "csv":
+        manifest = path / MANIFEST if path.is_dir() else path
+        _read_manifest(manifest, add, skipped)
+    else:
+        folder = path
+        if layout == "dl1" and (path / "train").is_dir():
+            folder = path / ("train" if split == "train" else "test")
+        images, others = _image_files(folder)
+        for other in others:
+            if other.name not in (MANIFEST, "LICENSE", "SOURCE.md", "README.md"):
+                skipped.add(other, "not an image file (by its suffix)")
+        for file in images:
+            try:
+                if layout == "dl1":
+                    add(file, label_from_dl1_name(file.name))
+                elif layout == "ccpd":
+                    ann = parse_ccpd_name(file.name)
+                    add(file, ann.plate, "green" if len(ann.plate) == 8 else "blue", tuple(ann.vertices))
+                else:
+                    add(file, _label_from_name(file.name))
+            except ValueError as exc:
+                skipped.add(file, str(exc))
+    if not records:
+        raise PlateOCRError(f"no usable labelled plates in {path} ({layout} layout)"
+                            + (f"; {skipped.summary()}" if len(skipped) else ""))
+    records.sort(key=lambda r: r.path)
+    return records, skipped
+
+
+def _read_manifest(manifest: Path, add, skipped: Skipped) -> None:
+    try:
+        with open(manifest, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            missing = [c for c in ("path", "label") if c not in columns]
+            if missing:
+                raise PlateOCRError(f"{manifest}: missing column(s) {', '.join(missing)}; a manifest "
+                                    f"needs a header 'path,label' (plate_type optional), found {columns}")
+            for row in reader:
+                file = manifest.parent / (row["path"] or "")
+                if not row["path"] or not file.is_file():
+                    skipped.add(file, "listed in the manifest but missing")
+                    continue
+                add(file, (row["label"] or "").strip(), (row.get("plate_type") or "").strip() or None)
+    except UnicodeDecodeError:
+        raise PlateOCRError(f"{manifest}: not a UTF-8 CSV file") from None
+
+
+def split_records(records: list[PlateRecord], val_fraction: float = 0.1,
+                  seed: int = 0) -> tuple[list[PlateRecord], list[PlateRecord]]:
+    """A deterministic train/validation split of records (sorted first, then a seeded shuffle)."""
+    ordered = sorted(records, key=lambda r: r.path)
+    random.Random(seed).shuffle(ordered)
+    n_val = max(1, round(len(ordered) * val_fraction)) if len(ordered) > 1 else 0
+    return ordered[n_val:], ordered[:n_val]
+
+
+@dataclass(frozen=True)
+class BadSample:
+    """Stands in for a sample whose file could not be read; the collate function counts it."""
+    path: str
+    reason: str
+
+
+class CropDataset(Dataset):
+    """Labelled crops decoded lazily (in DataLoader workers), or all at once with `cache=True`.
+
+    Items are (uint8 image 3×H×W, label, plate-type id) or a BadSample.
+    """
+
+    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], augment=None,
+                 cache: bool = False):
+        self.records, self.input_size, self.augment = list(records), tuple(input_size), augment
+        self._cache = [self._decode(i) for i in range(len(self.records))] if cache else None
+
+    def __len__(self):
+        return len(self.records)
+
+    def _decode(self, i: int):
+        rec = self.records[i]
+        try:
+            image = load_image(rec.path, None if rec.vertices else self.input_size)
+            if rec.vertices:
+                image = crop_plate(image, rec.vertices)
+            return torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
+        except ImageError as exc:
+            return BadSample(rec.path, str(exc).split(": ", 1)[-1])
+
+    def __getitem__(self, i: int):
+        image = self._cache[i] if self._cache is not None else self._decode(i)
+        if isinstance(image, BadSample):
+            return image
+        if self.augment is not None:
+            image = self.augment(image)
+        rec = self.records[i]
+        return image, rec.label, PLATE_TYPES.index(rec.plate_type)
+
+
+class SyntheticPlateDataset(Dataset):
+    """Rendered plates prepared like real crops; `set_epoch` moves to fresh plates each epoch."""
+
+    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, augment=None, **synth_kwargs):
+        from .synth import SyntheticPlates
+        self.n, self.input_size, self.seed, self.augment = n, tuple(input_size), seed, augment
+        self.synth_kwargs, self.epoch = synth_kwargs, 0
+        self._plates = SyntheticPlates(n, seed, **synth_kwargs)
+
+    def set_epoch(self, epoch: int):
+        from .synth import SyntheticPlates
+        self.epoch = epoch
+        # Distinct, reproducible plates per epoch: the seed moves with the epoch.
+        self._plates = SyntheticPlates(self.n, self.seed + 1_000_003 * epoch, **self.synth_kwargs)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i: int):
+        image, label, plate_type = self._plates[i]
+        crop = torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
+        if self.augment is not None:
+            crop = self.augment(crop)
+        return crop, label, PLATE_TYPES.index(plate_type)
+
+
+@dataclass
+class Batch:
+    images: torch.Tensor          # B, 3, H, W uint8
+    labels: list[str]
+    targets: torch.Tensor         # concatenated token ids
+    target_lengths: torch.Tensor
+    plate_types: torch.Tensor     # B
+    bad: list[BadSample]
+
+
+def make_collate(tokenizer: Tokenizer):
+    def collate(items) -> Batch:
+        good = [it for it in items if not isinstance(it, BadSample)]
+        bad = [it for it in items if isinstance(it, BadSample)]
+        ids = [tokenizer.encode(label) for _, label, _ in good]
+        return Batch(
+            images=torch.stack([img for img, _, _ in good]) if good else torch.empty(0, dtype=torch.uint8),
+            labels=[label for _, label, _ in good],
+            targets=torch.tensor([i for seq in ids for i in seq], dtype=torch.long),
+            target_lengths=torch.tensor([len(seq) for seq in ids], dtype=torch.long),
+            plate_types=torch.tensor([t for _, _, t in good], dtype=torch.long),
+            bad=bad,
+        )
+    return collate
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy and random in a DataLoader worker from torch's per-worker seed (reproducible)."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)

@@ -1,0 +1,55 @@
+"""Scoring a PlateReader on a labelled data set: the figures `evaluate` prints and 03 plots."""
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from .alphabet import PLATE_TYPES
+from .datasets import PlateRecord
+from .metrics import summarize
+from .reader import PlateReader
+
+
+def read_records(reader: PlateReader, records: list[PlateRecord], batch_size: int = 64,
+                 workers: int = 0) -> tuple[list[dict], float]:
+    """One row per record (truth, prediction, confidence, types, error) and the plates/s achieved."""
+    start = time.perf_counter()
+    rows = []
+    plain = [r for r in records if r.vertices is None]
+    results = {res.path: res for res in reader.read_files([r.path for r in plain], batch_size, workers)}
+    warped = [r for r in records if r.vertices is not None]
+    if warped:   # raw CCPD photos: crop each plate before reading it
+        from .ccpd import crop_plate
+        from .images import load_image
+        for rec, res in zip(warped, reader.read([crop_plate(load_image(r.path), r.vertices) for r in warped])):
+            results[rec.path] = res
+    elapsed = time.perf_counter() - start
+    for rec in records:
+        res = results[rec.path]
+        rows.append({"path": rec.path, "label": rec.label, "plate": res.plate, "confidence": res.confidence,
+                     "true_type": rec.plate_type, "plate_type": res.plate_type, "error": res.error,
+                     "correct": res.plate == rec.label})
+    return rows, len(records) / max(elapsed, 1e-9)
+
+
+def summarize_rows(rows: list[dict]) -> dict:
+    """Exact accuracy, CER, per-position/province/type accuracy and the type confusion table."""
+    summary = summarize([r["plate"] for r in rows], [r["label"] for r in rows])
+    by_type: dict[str, list[bool]] = {}
+    for r in rows:
+        by_type.setdefault(r["true_type"], []).append(r["correct"])
+    summary["accuracy_by_type"] = {t: sum(v) / len(v) for t, v in sorted(by_type.items())}
+    summary["type_accuracy"] = sum(r["true_type"] == r["plate_type"] for r in rows) / max(1, len(rows))
+    confusion = Counter((r["true_type"], r["plate_type"]) for r in rows)
+    summary["type_confusion"] = {t: {p: confusion[(t, p)] for p in PLATE_TYPES if confusion[(t, p)]}
+                                 for t in PLATE_TYPES if any(confusion[(t, p)] for p in PLATE_TYPES)}
+    summary["unreadable"] = sum(r["error"] is not None for r in rows)
+    return summary
+
+
+def evaluate_reader(reader: PlateReader, records: list[PlateRecord], batch_size: int = 64,
+                    workers: int = 0) -> tuple[dict, list[dict]]:
+    rows, plates_per_s = read_records(reader, records, batch_size, workers)
+    summary = summarize_rows(rows)
+    summary["plates_per_s"] = round(plates_per_s, 1)
+    return summary, rows

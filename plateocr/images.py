@@ -1,0 +1,113 @@
+"""Reading plate crops from disk or memory and turning them into model input.
+
+Every path into the model (training, evaluation, the reader, ONNX) goes through `prepare_crop`,
+so pre-processing exists exactly once.
+
+>>> from PIL import Image
+>>> crop = Image.new("RGB", (94, 24), (20, 60, 200))
+>>> prepare_crop(crop, (32, 96)).shape
+(32, 96, 3)
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from .errors import ImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+MIN_SIDE = 8            # smaller than this holds no readable characters
+MAX_PIXELS = 50_000_000  # a larger "crop" is a mistake or a decompression bomb
+# A crop narrower than this (width / height) is taken as a double-row plate: 440x220 mm rear
+# plates have aspect 2.0, single-row plates 3.1 (440x140) and CCPD crops are 3-4.
+DOUBLE_ROW_MAX_ASPECT = 2.5
+# On a double-row plate the upper row (province + letter) fills roughly the top 35-40 %.
+DOUBLE_ROW_SPLIT = 0.38
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB copy of any PIL mode: grey, palette, RGBA (alpha dropped), 16-bit and float images."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scale = 255.0 / (hi - lo) if hi > lo else 0.0
+        image = Image.fromarray(((arr - lo) * scale).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def load_image(path: str | Path, target_size: tuple[int, int] | None = None) -> Image.Image:
+    """Decode an image file as RGB; raises ImageError saying why it cannot be read.
+
+    `target_size` (h, w) lets JPEG decoding skip detail the model will not see (draft mode).
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path}: empty file (0 bytes)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                w, h = image.size
+                if w * h > MAX_PIXELS:
+                    raise ImageError(f"{path}: {w}x{h} px is too large for a plate crop")
+                if target_size is not None and image.format == "JPEG":
+                    image.draft("RGB", (target_size[1] * 2, target_size[0] * 2))
+                image.load()
+                rgb = to_rgb(image)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{path}: not a readable image ({exc})") from None
+    check_size(rgb, path)
+    return rgb
+
+
+def check_size(image: Image.Image, name: object = "image") -> None:
+    if min(image.size) < MIN_SIDE:
+        raise ImageError(f"{name}: {image.size[0]}x{image.size[1]} px is too small for a plate "
+                         f"(at least {MIN_SIDE} px per side)")
+
+
+def is_double_row(image: Image.Image) -> bool:
+    w, h = image.size
+    return w / h < DOUBLE_ROW_MAX_ASPECT
+
+
+def join_rows(image: Image.Image) -> Image.Image:
+    """Put the upper row of a double-row plate to the left of the lower row, as one row.
+
+    The same CRNN then reads both layouts; the upper row's centre half holds its two characters.
+    """
+    w, h = image.size
+    split = max(1, round(h * DOUBLE_ROW_SPLIT))
+    upper = image.crop((w // 5, 0, w - w // 5, split))
+    lower = image.crop((0, split, w, h))
+    scale = lower.height / max(1, upper.height)
+    upper = upper.resize((max(1, round(upper.width * scale)), lower.height), Image.Resampling.BILINEAR)
+    joined = Image.new("RGB", (upper.width + lower.width, lower.height))
+    joined.paste(upper, (0, 0))
+    joined.paste(lower, (upper.width, 0))
+    return joined
+
+
+def prepare_crop(image: Image.Image, input_size: tuple[int, int]) -> np.ndarray:
+    """H×W×3 uint8 array of the size the model takes, double-row plates joined into one row."""
+    image = to_rgb(image)
+    check_size(image)
+    if is_double_row(image):
+        image = join_rows(image)
+    h, w = input_size
+    resized = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(resized, dtype=np.uint8)

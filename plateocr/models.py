@@ -1,0 +1,116 @@
+"""CRNN recognisers. Each arch keeps its input size beside it, so a checkpoint's settings travel with it.
+
+Both archs take uint8-range images (B, 3, H, W) and return CTC log-probabilities (T, B, C) plus
+plate-type logits (B, K); normalisation lives inside the model so every runtime (torch, ONNX)
+feeds raw pixels.
+
+>>> import torch
+>>> model = build_model("compact", num_classes=77)
+>>> log_probs, type_logits = model(torch.zeros(2, 3, *ARCH_INPUT_SIZE["compact"]))
+>>> tuple(log_probs.shape), tuple(type_logits.shape)
+((24, 2, 77), (2, 6))
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .alphabet import PLATE_TYPES
+
+ARCH_INPUT_SIZE = {"compact": (32, 96), "seed": (32, 128)}
+
+
+def conv_bn(c_in: int, c_out: int, stride=1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))
+
+
+def normalise(images: torch.Tensor) -> torch.Tensor:
+    return images.float() * (2.0 / 255.0) - 1.0
+
+
+class CompactCRNN(nn.Module):
+    """A ~0.3 M-parameter CRNN for 32×96 crops, built for CPU throughput.
+
+    Plain 3×3 convs (fast in oneDNN; a strided first conv halves the cost of full resolution)
+    shrink the height to 2 rows while keeping 24 columns, one per CTC step; a single BiLSTM reads
+    the columns. 24 steps leave room for the blanks CTC needs between repeated characters of an
+    8-character plate.
+    """
+
+    def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES), hidden: int = 64):
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_bn(3, 16, 2),                                     # 16 × 48
+            conv_bn(16, 32), nn.MaxPool2d(2),                      # 8 × 24
+            conv_bn(32, 64), nn.MaxPool2d((2, 1)),                 # 4 × 24
+            conv_bn(64, 96), conv_bn(96, 96), nn.MaxPool2d((2, 1)),  # 2 × 24
+        )
+        self.rnn = nn.LSTM(192, hidden, bidirectional=True)
+        self.classifier = nn.Linear(2 * hidden, num_classes)
+        self.type_head = nn.Linear(96, num_types)
+
+    def forward(self, images: torch.Tensor):
+        f = self.features(normalise(images))              # B, 96, 2, T
+        b, c, h, t = f.shape
+        seq = f.reshape(b, c * h, t).permute(2, 0, 1)     # T, B, 192
+        seq, _ = self.rnn(seq)
+        log_probs = self.classifier(seq).log_softmax(-1)
+        type_logits = self.type_head(f.mean(dim=(2, 3)))
+        return log_probs, type_logits
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride=1):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(c_in, c_out, stride),
+                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
+        self.skip = (nn.Identity() if c_in == c_out and stride == 1 else
+                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class SeedCRNN(nn.Module):
+    """The original Kaggle notebook's CRNN (≈35 M parameters), kept to reproduce its result.
+
+    ResNet blocks 64→1024 channels, adaptive pooling to a 256-step sequence, a 3-layer BiLSTM
+    (hidden 256) and an MLP head.
+    """
+
+    def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES), seq_len: int = 256):
+        super().__init__()
+        self.stem = nn.Sequential(conv_bn(3, 64, 2), nn.MaxPool2d(2))   # 8 × 32, as a ResNet stem
+        self.blocks = nn.Sequential(
+            ResidualBlock(64, 64), ResidualBlock(64, 128, 2), ResidualBlock(128, 256, 2),
+            ResidualBlock(256, 512, 2), ResidualBlock(512, 512), ResidualBlock(512, 512),
+            ResidualBlock(512, 1024, 2),
+        )
+        self.pool = nn.AdaptiveAvgPool2d((1, seq_len))
+        self.rnn = nn.LSTM(1024, 256, num_layers=3, bidirectional=True, dropout=0.1)
+        self.classifier = nn.Sequential(nn.Linear(512, 256), nn.ReLU(inplace=True), nn.Dropout(0.1),
+                                        nn.Linear(256, num_classes))
+        self.type_head = nn.Linear(1024, num_types)
+
+    def forward(self, images: torch.Tensor):
+        f = self.blocks(self.stem(normalise(images)))     # B, 1024, h, w
+        seq = self.pool(f).squeeze(2).permute(2, 0, 1)     # T, B, 1024
+        seq, _ = self.rnn(seq)
+        log_probs = self.classifier(seq).log_softmax(-1)
+        return log_probs, self.type_head(f.mean(dim=(2, 3)))
+
+
+ARCHS = {"compact": CompactCRNN, "seed": SeedCRNN}
+
+
+def build_model(arch: str, num_classes: int) -> nn.Module:
+    """A fresh model of the named arch ("compact" or "seed")."""
+    if arch not in ARCHS:
+        from .errors import PlateOCRError
+        raise PlateOCRError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    return ARCHS[arch](num_classes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,51 @@
+"""Where a result came from: code version, git commit, library versions, parameters, data."""
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_state() -> dict:
+    """The commit of the repo holding this package and whether its tree has changes."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit or None, "git_dirty": dirty if commit else None}
+
+
+def versions() -> dict:
+    import torch
+    import torchvision
+
+    from . import __version__
+    return {"plateocr": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "platform": platform.platform()}
+
+
+def files_fingerprint(paths) -> dict:
+    """Number of files and a hash of their names and sizes (cheap, catches changed data sets)."""
+    digest = hashlib.sha256()
+    n = 0
+    for p in sorted(str(p) for p in paths):
+        size = os.path.getsize(p) if os.path.exists(p) else -1
+        digest.update(f"{Path(p).name}\t{size}\n".encode())
+        n += 1
+    return {"n_files": n, "sha256": digest.hexdigest()[:16]}
+
+
+def provenance(parameters: dict, data: dict | None = None, device: str | None = None,
+               wall_time_s: float | None = None) -> dict:
+    """Everything a report records about how it was made."""
+    return {**versions(), **git_state(), "argv": sys.argv[:1] and [Path(sys.argv[0]).name] + sys.argv[1:],
+            "parameters": parameters, "data": data, "device": device, "wall_time_s": wall_time_s}

@@ -1,0 +1,178 @@
+"""PlateReader: the one way to read plates — pre-processing, batching, model and decoding.
+
+The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates through it.
+
+>>> from plateocr import SAMPLE_DIR
+>>> reader = PlateReader.from_pretrained()                    # the shipped compact model
+>>> result = reader.read(SAMPLE_DIR / "浙D911SY.jpg")
+>>> result.plate, result.plate_type
+('浙D911SY', 'blue')
+>>> [r.plate for r in reader.read([SAMPLE_DIR / "京PL3N67.jpg", SAMPLE_DIR / "沪AMS087.jpg"])]
+['京PL3N67', '沪AMS087']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .alphabet import PLATE_TYPES, Tokenizer
+from .checkpoint import load_checkpoint
+from .decoding import decode_constrained, decode_greedy
+from .errors import CheckpointError, ImageError, PlateOCRError
+from .images import load_image, prepare_crop
+from .models import ARCH_INPUT_SIZE, build_model
+
+DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "compact.pt"
+DECODERS = ("constrained", "greedy")
+
+
+@dataclass(frozen=True)
+class PlateResult:
+    plate: str
+    confidence: float
+    plate_type: str
+    path: str | None = None
+    error: str | None = None     # set when the image could not be read (plate is then "")
+
+    def __repr__(self) -> str:
+        where = f" path={self.path!r}" if self.path else ""
+        if self.error:
+            return f"PlateResult(error={self.error!r}{where})"
+        return f"PlateResult(plate={self.plate!r}, confidence={self.confidence:.3f}, " \
+               f"plate_type={self.plate_type!r}{where})"
+
+
+def to_pil(x) -> Image.Image:
+    """A PIL image from a path, PIL image, H×W(×3/4) uint8 array or C×H×W tensor."""
+    if isinstance(x, (str, Path)):
+        return load_image(x)
+    if isinstance(x, Image.Image):
+        return x
+    if isinstance(x, torch.Tensor):
+        t = x.detach().cpu()
+        if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
+            raise PlateOCRError(f"a tensor crop must be C×H×W with 1, 3 or 4 channels, got {tuple(t.shape)}")
+        if t.is_floating_point():
+            t = (t.clamp(0, 1) * 255).round()
+        x = t.to(torch.uint8).permute(1, 2, 0).numpy()
+        x = x[..., 0] if x.shape[2] == 1 else x
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint8 or x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[2] not in (3, 4)):
+            raise PlateOCRError(f"an array crop must be uint8 H×W or H×W×3 (RGB), got {x.dtype} {x.shape}")
+        return Image.fromarray(np.ascontiguousarray(x))
+    raise PlateOCRError(f"cannot read a plate from {type(x).__name__}: give a path, PIL image, "
+                        f"numpy array or torch tensor (or a list of them)")
+
+
+class PlateReader:
+    """Reads plate crops with a trained model (torch checkpoint or ONNX file)."""
+
+    def __init__(self, model, tokenizer: Tokenizer, arch: str, decoder: str = "constrained",
+                 temperature: float = 1.0, device: str = "cpu", onnx_session=None, source: str = ""):
+        if decoder not in DECODERS:
+            raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+        self.model, self.tokenizer, self.arch = model, tokenizer, arch
+        self.input_size = ARCH_INPUT_SIZE[arch]
+        self.decoder, self.temperature, self.device = decoder, temperature, torch.device(device)
+        self.onnx_session, self.source = onnx_session, source
+
+    @classmethod
+    def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
+                        source: str = "") -> "PlateReader":
+        tokenizer = Tokenizer(payload["alphabet"])
+        model = build_model(payload["arch"], tokenizer.num_classes)
+        try:
+            model.load_state_dict(payload["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{source or 'checkpoint'}: its weights do not fit the {payload['arch']} "
+                                  f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
+        model.to(device).eval()
+        return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
+                   device, source=source)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
+                        device: str = "cpu") -> "PlateReader":
+        """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx)."""
+        path = Path(path) if path else DEFAULT_CHECKPOINT
+        if path.suffix.lower() == ".onnx":
+            from .export import load_onnx_reader
+            return load_onnx_reader(path, decoder)
+        if not path.is_file() and path == DEFAULT_CHECKPOINT:
+            raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
+        return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path))
+
+    # -- model and decoding -------------------------------------------------------------
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T, B, C) log-probabilities and (B, K) type logits for a uint8 batch (B, 3, H, W)."""
+        if self.onnx_session is not None:
+            log_probs, type_logits = self.onnx_session.run(None, {"images": images.numpy()})
+            return torch.from_numpy(log_probs), torch.from_numpy(type_logits)
+        with torch.inference_mode():
+            log_probs, type_logits = self.model(images.to(self.device))
+        return log_probs.float().cpu(), type_logits.float().cpu()
+
+    def decode(self, log_probs: torch.Tensor, type_logits: torch.Tensor, paths=None) -> list[PlateResult]:
+        decode = decode_constrained if self.decoder == "constrained" else decode_greedy
+        texts = decode(log_probs, self.tokenizer, self.temperature)
+        types = type_logits.argmax(-1).tolist()
+        paths = paths or [None] * len(texts)
+        return [PlateResult(t, c, PLATE_TYPES[k], p) for (t, c), k, p in zip(texts, types, paths)]
+
+    def read_prepared(self, crops: np.ndarray | torch.Tensor, paths=None) -> list[PlateResult]:
+        """Read a batch of crops already prepared by `images.prepare_crop` (B×H×W×3 uint8)."""
+        batch = torch.as_tensor(crops)
+        if batch.ndim != 4 or tuple(batch.shape[1:3]) != self.input_size:
+            raise PlateOCRError(f"prepared crops must be B×{self.input_size[0]}×{self.input_size[1]}×3")
+        return self.decode(*self.forward(batch.permute(0, 3, 1, 2).contiguous()), paths)
+
+    # -- user-facing --------------------------------------------------------------------
+    def read(self, x, batch_size: int = 64):
+        """Read one crop (path, PIL image, numpy array, tensor) or a list of them (in order)."""
+        if isinstance(x, (list, tuple)):
+            out: list[PlateResult] = []
+            for start in range(0, len(x), batch_size):
+                chunk = x[start:start + batch_size]
+                crops = np.stack([prepare_crop(to_pil(item), self.input_size) for item in chunk])
+                paths = [str(i) if isinstance(i, (str, Path)) else None for i in chunk]
+                out += self.read_prepared(crops, paths)
+            return out
+        return self.read([x])[0]
+
+    def read_files(self, paths: Iterable[str | Path], batch_size: int = 64,
+                   workers: int = 0) -> Iterator[PlateResult]:
+        """Read image files in order, decoding them in `workers` processes; unreadable files
+        give a result with `.error` set instead of stopping the run."""
+        from torch.utils.data import DataLoader
+        files = [str(p) for p in paths]
+        loader = DataLoader(_PreparedFiles(files, self.input_size), batch_size=batch_size,
+                            num_workers=workers, collate_fn=_collate_prepared)
+        for crops, batch_paths, errors in loader:
+            results = iter(self.read_prepared(crops, [p for p, e in zip(batch_paths, errors) if e is None])
+                           if len(crops) else [])
+            for p, e in zip(batch_paths, errors):
+                yield next(results) if e is None else PlateResult("", 0.0, "", p, e)
+
+
+class _PreparedFiles(torch.utils.data.Dataset):
+    def __init__(self, files: list[str], input_size):
+        self.files, self.input_size = files, input_size
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        try:
+            return prepare_crop(load_image(self.files[i], self.input_size), self.input_size), self.files[i], None
+        except ImageError as exc:
+            return None, self.files[i], str(exc)
+
+
+def _collate_prepared(items):
+    crops = [c for c, _, e in items if e is None]
+    return (np.stack(crops) if crops else np.empty((0,)), [p for _, p, _ in items], [e for _, _, e in items])

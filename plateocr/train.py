@@ -1,0 +1,334 @@
+"""The training loop: one process, or many under torchrun (DDP), on CPU or CUDA.
+
+    python -m plateocr train --data PATH --out DIR [--arch compact|seed] [--epochs N] [--resume]
+    torchrun --nproc_per_node=N -m plateocr train ...
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import ConcatDataset, DataLoader, Subset
+from tqdm.auto import tqdm
+
+from .alphabet import BLANK, PLATE_TYPES, Tokenizer
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import SYNTHETIC, TrainConfig
+from .datasets import (CropDataset, Skipped, SyntheticPlateDataset, list_records, make_collate,
+                       seed_worker, split_records)
+from .errors import PlateOCRError
+from .metrics import summarize
+from .models import build_model, count_parameters
+from .provenance import files_fingerprint, provenance
+from .reader import PlateReader
+from .transforms import train_augment
+
+RUN_FILES = ("last.pt", "best.pt", "metrics.json")
+
+
+# -- set-up ------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise PlateOCRError(f"--device {name} asked for, but this machine has no CUDA GPU "
+                            f"(use --device cpu or auto)")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise PlateOCRError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+
+
+class Distributed:
+    """torchrun's environment: rank, world size; gloo on CPU, nccl on CUDA."""
+
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = device
+        if self.world > 1:
+            if device.type == "cuda":
+                self.device = torch.device("cuda", self.local_rank)
+                torch.cuda.set_device(self.device)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, *values: float) -> list[float]:
+        if self.world == 1:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def gather(self, items: list) -> list:
+        if self.world == 1:
+            return items
+        parts = [None] * self.world
+        dist.all_gather_object(parts, items)
+        return [x for part in parts for x in part]
+
+    def broadcast(self, value):
+        if self.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self):
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self):
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+# -- data --------------------------------------------------------------------------------
+def build_datasets(cfg: TrainConfig, log) -> tuple:
+    """Train and validation datasets and a fingerprint of the data they come from."""
+    augment = train_augment() if cfg.augment else None
+    size = cfg.input_size
+    if cfg.data == SYNTHETIC:
+        train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, augment)
+        train_fp = {"synthetic": {"n": cfg.synthetic_train, "seed": cfg.seed}}
+        if cfg.val:
+            val_records, skipped = list_records(cfg.val, split="test")
+            log(f"validation data {cfg.val}: {len(val_records)} plates; {skipped.summary()}")
+            val = CropDataset(val_records, size, cache=cfg.cache)
+            train_fp["val"] = files_fingerprint(r.path for r in val_records)
+        else:
+            # Validation plates come from a seed no training epoch uses.
+            val = SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None)
+        return train, val, train_fp
+    records, skipped = list_records(cfg.data)
+    log(f"data {cfg.data}: {len(records)} plates; {skipped.summary()}")
+    if cfg.val:
+        train_records = records
+        val_records, val_skipped = list_records(cfg.val, split="test")
+        log(f"validation data {cfg.val}: {len(val_records)} plates; {val_skipped.summary()}")
+    else:
+        train_records, val_records = split_records(records, cfg.val_fraction, cfg.seed)
+    train = CropDataset(train_records, size, augment, cache=cfg.cache)
+    if cfg.mix_synthetic:
+        train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment)])
+    val = CropDataset(val_records, size, cache=cfg.cache)
+    fingerprint = {"train": files_fingerprint(r.path for r in train_records),
+                   "val": files_fingerprint(r.path for r in val_records),
+                   "skipped": len(skipped), "mix_synthetic": cfg.mix_synthetic}
+    return train, val, fingerprint
+
+
+def _set_epoch(dataset, epoch: int) -> None:
+    for part in getattr(dataset, "datasets", [dataset]):
+        if hasattr(part, "set_epoch"):
+            part.set_epoch(epoch)
+
+
+# -- one epoch ---------------------------------------------------------------------------
+def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast):
+    images = batch.images.to(device, non_blocking=True)
+    with autocast():
+        log_probs, type_logits = model(images)
+    log_probs = log_probs.float()
+    input_lengths = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
+    ctc = F.ctc_loss(log_probs, batch.targets.to(device), input_lengths, batch.target_lengths,
+                     blank=BLANK, zero_infinity=True)
+    type_loss = F.cross_entropy(type_logits.float(), batch.plate_types.to(device))
+    return ctc + cfg.type_loss_weight * type_loss
+
+
+def evaluate_model(model, loader, tokenizer, arch, device, dist_env: Distributed) -> dict:
+    """Validation metrics of `model` over this rank's loader, combined across ranks."""
+    core = model.module if hasattr(model, "module") else model
+    was_training = core.training
+    core.eval()
+    reader = PlateReader(core, tokenizer, arch, decoder="constrained", device=str(device))
+    rows = []
+    for batch in loader:
+        if not batch.labels:
+            continue
+        for result, label, true_type in zip(reader.decode(*reader.forward(batch.images)), batch.labels,
+                                            batch.plate_types.tolist()):
+            rows.append((result.plate, label, result.plate_type == PLATE_TYPES[true_type]))
+    core.train(was_training)
+    rows = dist_env.gather(rows)
+    preds, refs = [r[0] for r in rows], [r[1] for r in rows]
+    metrics = summarize(preds, refs)
+    metrics["type_accuracy"] = sum(r[2] for r in rows) / max(1, len(rows))
+    return metrics
+
+
+# -- the run -----------------------------------------------------------------------------
+def check_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    existing = [f for f in RUN_FILES if (out / f).exists()]
+    if existing and not (resume or overwrite):
+        raise PlateOCRError(f"{out} already holds a run ({', '.join(existing)}); pass --resume to "
+                            f"continue it, --overwrite to replace it, or choose another --out")
+    if resume and not (out / "last.pt").exists():
+        raise PlateOCRError(f"--resume: no last.pt in {out} to resume from")
+
+
+def rng_state() -> dict:
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "numpy_pos": int(np_state[2]), "python": random.getstate()}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
+    """Train per `cfg`; writes best.pt, last.pt and metrics.json to cfg.out and returns the metrics."""
+    cfg.validate()
+    started = time.time()
+    device = resolve_device(cfg.device)
+    dist_env = Distributed(device)
+    device = dist_env.device
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if dist_env.main else (lambda msg: None)
+    out = Path(cfg.out)
+    if dist_env.main:
+        check_out_dir(out, resume, overwrite)
+    dist_env.barrier()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed + dist_env.rank)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    amp_dtype = None
+    if cfg.amp:
+        if device.type != "cuda":
+            log("note: --amp needs a CUDA device; training in float32 on the CPU")
+        else:
+            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    tokenizer = Tokenizer()
+    train_set, val_set, data_fp = build_datasets(cfg, log)
+    model = build_model(cfg.arch, tokenizer.num_classes)
+    if cfg.init_checkpoint and not resume:
+        init = load_checkpoint(cfg.init_checkpoint)
+        if init["alphabet"] != tokenizer.alphabet or init["arch"] != cfg.arch:
+            raise PlateOCRError(f"--init {cfg.init_checkpoint} is a {init['arch']} model with another "
+                                f"alphabet or arch than this run ({cfg.arch})")
+        model.load_state_dict(init["model"])
+        log(f"initialised from {cfg.init_checkpoint}")
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
+                                                           patience=cfg.scheduler_patience)
+    history, start_epoch, best_acc = [], 0, -1.0
+    if resume:
+        state = load_checkpoint(out / "last.pt")
+        if state["arch"] != cfg.arch or state["alphabet"] != tokenizer.alphabet:
+            raise PlateOCRError(f"--resume: {out / 'last.pt'} is a {state['arch']} run, not {cfg.arch}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, start_epoch, best_acc = list(state["history"]), state["epoch"] + 1, state["best_accuracy"]
+        set_rng_state(state["rng"])
+        log(f"resumed from {out / 'last.pt'} after epoch {state['epoch'] + 1}")
+    if dist_env.world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    else:
+        ddp_model = model
+    log(f"{cfg.arch}: {count_parameters(model) / 1e6:.2f} M parameters on {device} "
+        f"(world size {dist_env.world}); {len(train_set)} training and {len(val_set)} validation plates")
+
+    collate = make_collate(tokenizer)
+    val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
+                            batch_size=cfg.batch_size, num_workers=cfg.workers, collate_fn=collate,
+                            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed))
+    bad_paths: dict[str, str] = {}
+    for epoch in range(start_epoch, cfg.epochs):
+        epoch_start = time.time()
+        _set_epoch(train_set, epoch)
+        # The order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.
+        order = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        indices = torch.randperm(len(train_set), generator=order).tolist()
+        indices = indices[dist_env.rank::dist_env.world]
+        per_rank = len(train_set) // dist_env.world     # equal step counts keep DDP ranks in step
+        loader = DataLoader(Subset(train_set, indices[:per_rank]), batch_size=cfg.batch_size,
+                            num_workers=cfg.workers, collate_fn=collate, drop_last=len(indices) > cfg.batch_size,
+                            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed + epoch),
+                            persistent_workers=False, pin_memory=device.type == "cuda")
+        ddp_model.train()
+        loss_sum, seen, bad = 0.0, 0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and dist_env.main),
+                   leave=False, file=sys.stderr)
+        for batch in bar:
+            bad += len(batch.bad)
+            bad_paths.update((b.path, b.reason) for b in batch.bad)
+            if not batch.labels:
+                continue
+            loss = ctc_and_type_loss(ddp_model, batch, cfg, device, autocast)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            n = len(batch.labels)
+            loss_sum, seen = loss_sum + float(loss) * n, seen + n
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        loss_sum, seen, bad = dist_env.sum(loss_sum, seen, bad)
+        if bad and bad / max(1, seen + bad) > cfg.max_bad_fraction:
+            raise PlateOCRError(f"{int(bad)} of {int(seen + bad)} training images could not be read "
+                                f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
+                                + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
+        metrics = evaluate_model(ddp_model, val_loader, tokenizer, cfg.arch, device, dist_env)
+        scheduler.step(metrics["accuracy"])
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
+                  "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
+                  "lr": optimizer.param_groups[0]["lr"], "bad_images": int(bad),
+                  "seconds": round(time.time() - epoch_start, 2)}
+        history.append(record)
+        improved = metrics["accuracy"] > best_acc
+        best_acc = max(best_acc, metrics["accuracy"])
+        if dist_env.main:
+            payload = {"arch": cfg.arch, "alphabet": tokenizer.alphabet, "model": model.state_dict(),
+                       "config": cfg.to_dict(), "optimizer": optimizer.state_dict(),
+                       "scheduler": scheduler.state_dict(), "epoch": epoch, "best_accuracy": best_acc,
+                       "history": history, "metrics": metrics, "rng": rng_state()}
+            if improved:
+                save_checkpoint(out / "best.pt", payload)
+            save_checkpoint(out / "last.pt", payload)
+            log(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f}  val exact "
+                f"{metrics['accuracy']:.4f}  CER {metrics['cer']:.4f}  type {metrics['type_accuracy']:.3f}  "
+                f"lr {record['lr']:.2e}  {record['seconds']:.1f}s" + (f"  ({int(bad)} unreadable images skipped)" if bad else ""))
+        dist_env.barrier()
+
+    result = {"metrics": history[-1] if history else {}, "best_val_accuracy": best_acc, "history": history,
+              "checkpoint": str(out / "best.pt"), "bad_images": sorted(bad_paths.items())}
+    if dist_env.main:
+        result["provenance"] = provenance(cfg.to_dict(), data_fp, str(device), round(time.time() - started, 1))
+        tmp = out / "metrics.json.tmp"
+        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(tmp, out / "metrics.json")
+    dist_env.close()
+    return result
