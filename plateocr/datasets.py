@@ -6,6 +6,7 @@ Layouts:
   csv       a manifest with `path,label[,plate_type]` columns, paths relative to the CSV
   ccpd      raw CCPD full-scene photos whose names encode the plate; crops are warped on load
   synthetic plates rendered on the fly (the built-in default data)
+`sample` names the real crops bundled with the package.
 
 >>> records, skipped = list_records("../shared/data/plates_dev")  # doctest: +SKIP
 """
@@ -29,6 +30,15 @@ from .images import IMAGE_SUFFIXES, load_image, prepare_crop
 
 LAYOUTS = ("dl1", "labelled", "csv", "ccpd", SYNTHETIC)
 MANIFEST = "manifest.csv"
+SAMPLE = "sample"
+
+
+def resolve_data_path(path: str | Path) -> str | Path:
+    """The bundled real sample for "sample"; any other path or "synthetic" as given."""
+    if str(path) == SAMPLE:
+        from . import SAMPLE_DIR
+        return SAMPLE_DIR
+    return path
 
 
 @dataclass(frozen=True)
@@ -84,9 +94,9 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
 
 def detect_layout(path: str | Path) -> str:
     """Name of the layout at `path` (see the module docstring)."""
-    if str(path) == SYNTHETIC or str(path).startswith(SYNTHETIC + ":"):
+    if str(path) == SYNTHETIC:
         return SYNTHETIC
-    path = Path(path)
+    path = Path(resolve_data_path(path))
     if not path.exists():
         raise PlateOCRError(f"data path {path} does not exist (give a folder, a CSV manifest or "
                             f"'{SYNTHETIC}')")
@@ -122,6 +132,7 @@ def list_records(path: str | Path, layout: str | None = None, split: str = "trai
 
     `split` picks ROOT/train or ROOT/test in the dl1 layout and is ignored elsewhere.
     """
+    path = resolve_data_path(path)
     layout = layout or detect_layout(path)
     if layout not in LAYOUTS:
         raise PlateOCRError(f"unknown data layout {layout!r}: choose one of {', '.join(LAYOUTS)}")

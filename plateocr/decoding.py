@@ -48,7 +48,7 @@ def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]],
     if temperature != 1.0:
         lp = (lp / temperature).log_softmax(-1)
     lengths = torch.tensor([len(s) for s in sequences])
-    targets = torch.tensor([i for s in sequences for i in s] or [BLANK], dtype=torch.long)
+    targets = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
     t_len = torch.full((len(sequences),), lp.shape[0], dtype=torch.long)
     nll = F.ctc_loss(lp, targets, t_len, lengths, blank=BLANK, reduction="none", zero_infinity=False)
     return [float(math.exp(-x)) if math.isfinite(x) else 0.0 for x in nll.tolist()]

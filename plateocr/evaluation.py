@@ -53,3 +53,19 @@ def evaluate_reader(reader: PlateReader, records: list[PlateRecord], batch_size:
     summary = summarize_rows(rows)
     summary["plates_per_s"] = round(plates_per_s, 1)
     return summary, rows
+
+
+def records_for(data_dir, workdir, synthetic_n: int = 600, synthetic_seed: int = 424242) -> list[PlateRecord]:
+    """Labelled records to evaluate on; "synthetic" renders held-out plates of every type to `workdir`
+    (a seed that no training run uses), re-using them when already there."""
+    from pathlib import Path
+
+    from .config import SYNTHETIC
+    from .datasets import MANIFEST, list_records
+    if str(data_dir) == SYNTHETIC:
+        from .synth import write_synthetic
+        workdir = Path(workdir)
+        if not (workdir / MANIFEST).exists():
+            write_synthetic(synthetic_n, workdir, seed=synthetic_seed)
+        data_dir = workdir
+    return list_records(data_dir, split="test")[0]

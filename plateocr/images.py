@@ -110,4 +110,4 @@ def prepare_crop(image: Image.Image, input_size: tuple[int, int]) -> np.ndarray:
         image = join_rows(image)
     h, w = input_size
     resized = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(resized, dtype=np.uint8)
+    return np.array(resized, dtype=np.uint8)   # a writable copy: torch.from_numpy needs one

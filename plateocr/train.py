@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import sys
@@ -265,6 +264,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
                             batch_size=cfg.batch_size, num_workers=cfg.workers, collate_fn=collate,
                             worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed))
     bad_paths: dict[str, str] = {}
+    epoch_seconds: list[float] = []
     for epoch in range(start_epoch, cfg.epochs):
         epoch_start = time.time()
         _set_epoch(train_set, epoch)
@@ -294,7 +294,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             scaler.step(optimizer)
             scaler.update()
             n = len(batch.labels)
-            loss_sum, seen = loss_sum + float(loss) * n, seen + n
+            loss_sum, seen = loss_sum + float(loss.detach()) * n, seen + n
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
         loss_sum, seen, bad = dist_env.sum(loss_sum, seen, bad)
         if bad and bad / max(1, seen + bad) > cfg.max_bad_fraction:
@@ -305,9 +305,10 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         scheduler.step(metrics["accuracy"])
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
                   "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
-                  "lr": optimizer.param_groups[0]["lr"], "bad_images": int(bad),
-                  "seconds": round(time.time() - epoch_start, 2)}
+                  "lr": optimizer.param_groups[0]["lr"], "bad_images": int(bad)}
         history.append(record)
+        seconds = round(time.time() - epoch_start, 2)   # wall time is provenance, not a metric
+        epoch_seconds.append(seconds)
         improved = metrics["accuracy"] > best_acc
         best_acc = max(best_acc, metrics["accuracy"])
         if dist_env.main:
@@ -320,13 +321,14 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             save_checkpoint(out / "last.pt", payload)
             log(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f}  val exact "
                 f"{metrics['accuracy']:.4f}  CER {metrics['cer']:.4f}  type {metrics['type_accuracy']:.3f}  "
-                f"lr {record['lr']:.2e}  {record['seconds']:.1f}s" + (f"  ({int(bad)} unreadable images skipped)" if bad else ""))
+                f"lr {record['lr']:.2e}  {seconds:.1f}s" + (f"  ({int(bad)} unreadable images skipped)" if bad else ""))
         dist_env.barrier()
 
     result = {"metrics": history[-1] if history else {}, "best_val_accuracy": best_acc, "history": history,
               "checkpoint": str(out / "best.pt"), "bad_images": sorted(bad_paths.items())}
     if dist_env.main:
         result["provenance"] = provenance(cfg.to_dict(), data_fp, str(device), round(time.time() - started, 1))
+        result["provenance"]["epoch_seconds"] = epoch_seconds
         tmp = out / "metrics.json.tmp"
         tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, out / "metrics.json")
