@@ -4,7 +4,6 @@ matplotlib is imported here only (not by `import plateocr`).
 """
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,16 +11,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
 
-CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+from .fonts import FIGURE_FONT, font_path
 
 
 @lru_cache(maxsize=1)
 def use_cjk_font() -> str:
     """Register the CJK font shipped in the `mplfonts` wheel and make it matplotlib's default."""
-    spec = importlib.util.find_spec("mplfonts")   # its fonts only: importing it would set styles
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the mplfonts package is needed for Chinese labels: pip install mplfonts")
-    path = Path(list(spec.submodule_search_locations)[0]) / "fonts" / CJK_FONT_FILE
+    path = font_path(FIGURE_FONT)
     font_manager.fontManager.addfont(str(path))
     name = font_manager.FontProperties(fname=str(path)).get_name()
     plt.rcParams["font.family"] = "sans-serif"
