@@ -18,7 +18,7 @@ setup: $(BIN)/python
 test: setup
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/python -m pytest -q --doctest-modules plateocr
-	$(BIN)/python -m pytest -q --nbval notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 sync:
 	$(BIN)/jupytext --sync notebooks/*.py

@@ -33,6 +33,7 @@ class TrainConfig:
     augment: bool = True
     cache: bool = False                # decode the whole set into RAM once
     workers: int = 0
+    render_workers: int = 2            # processes rendering a cached synthetic pool
     threads: int = 0                   # torch CPU threads; 0 = all cores
     device: str = "auto"
     amp: bool = False

@@ -31,6 +31,8 @@ from .images import IMAGE_SUFFIXES, load_image, prepare_crop
 LAYOUTS = ("dl1", "labelled", "csv", "ccpd", SYNTHETIC)
 MANIFEST = "manifest.csv"
 SAMPLE = "sample"
+# Licence and description files that sit beside data sets: not data, not worth a warning.
+COMPANION_FILES = (MANIFEST, "LICENSE", "NOTICE.md", "SOURCE.md", "README.md")
 
 
 def resolve_data_path(path: str | Path) -> str | Path:
@@ -162,7 +164,7 @@ def list_records(path: str | Path, layout: str | None = None, split: str = "trai
             folder = path / ("train" if split == "train" else "test")
         images, others = _image_files(folder)
         for other in others:
-            if other.name not in (MANIFEST, "LICENSE", "SOURCE.md", "README.md"):
+            if other.name not in COMPANION_FILES:
                 skipped.add(other, "not an image file (by its suffix)")
         for file in images:
             try:
@@ -252,29 +254,51 @@ class CropDataset(Dataset):
 
 
 class SyntheticPlateDataset(Dataset):
-    """Rendered plates prepared like real crops; `set_epoch` moves to fresh plates each epoch."""
+    """Rendered plates prepared like real crops.
 
-    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, augment=None, **synth_kwargs):
+    Without `cache`, each epoch renders fresh plates (`set_epoch` moves the seed). With `cache`,
+    a fixed pool is rendered once, in `workers` processes, and re-augmented every epoch: rendering
+    costs more than a training step on a CPU.
+    """
+
+    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, augment=None,
+                 cache: bool = False, workers: int = 0, **synth_kwargs):
         from .synth import SyntheticPlates
         self.n, self.input_size, self.seed, self.augment = n, tuple(input_size), seed, augment
-        self.synth_kwargs, self.epoch = synth_kwargs, 0
+        self.synth_kwargs = synth_kwargs
         self._plates = SyntheticPlates(n, seed, **synth_kwargs)
+        self._pool = None
+        if cache:
+            self._pool = self._render_pool(workers)
+
+    def _render_pool(self, workers: int):
+        from torch.utils.data import DataLoader
+        augment, self.augment = self.augment, None
+        # One stacked tensor per batch: workers hand tensors over by file descriptor, one each.
+        stack = lambda items: (torch.stack([i[0] for i in items]), [i[1] for i in items], [i[2] for i in items])
+        batches = list(DataLoader(self, batch_size=256, num_workers=workers, collate_fn=stack))
+        self.augment = augment
+        return (torch.cat([b[0] for b in batches]), [l for b in batches for l in b[1]],
+                [t for b in batches for t in b[2]])
 
     def set_epoch(self, epoch: int):
         from .synth import SyntheticPlates
-        self.epoch = epoch
-        # Distinct, reproducible plates per epoch: the seed moves with the epoch.
-        self._plates = SyntheticPlates(self.n, self.seed + 1_000_003 * epoch, **self.synth_kwargs)
+        if self._pool is None:   # distinct, reproducible plates per epoch
+            self._plates = SyntheticPlates(self.n, self.seed + 1_000_003 * epoch, **self.synth_kwargs)
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, i: int):
-        image, label, plate_type = self._plates[i]
-        crop = torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
+        if self._pool is not None:
+            crop, label, type_id = self._pool[0][i], self._pool[1][i], self._pool[2][i]
+        else:
+            image, label, plate_type = self._plates[i]
+            crop = torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
+            type_id = PLATE_TYPES.index(plate_type)
         if self.augment is not None:
             crop = self.augment(crop)
-        return crop, label, PLATE_TYPES.index(plate_type)
+        return crop, label, type_id
 
 
 @dataclass

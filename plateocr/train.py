@@ -108,7 +108,8 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
     augment = train_augment() if cfg.augment else None
     size = cfg.input_size
     if cfg.data == SYNTHETIC:
-        train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, augment)
+        train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, augment, cfg.cache,
+                                      cfg.render_workers)
         train_fp = {"synthetic": {"n": cfg.synthetic_train, "seed": cfg.seed}}
         if cfg.val:
             val_records, skipped = list_records(cfg.val, split="test")
@@ -117,7 +118,8 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
             train_fp["val"] = files_fingerprint(r.path for r in val_records)
         else:
             # Validation plates come from a seed no training epoch uses.
-            val = SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None)
+            val = SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None, cfg.cache,
+                                        cfg.render_workers)
         return train, val, train_fp
     records, skipped = list_records(cfg.data)
     log(f"data {cfg.data}: {len(records)} plates; {skipped.summary()}")
@@ -129,7 +131,8 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
         train_records, val_records = split_records(records, cfg.val_fraction, cfg.seed)
     train = CropDataset(train_records, size, augment, cache=cfg.cache)
     if cfg.mix_synthetic:
-        train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment)])
+        train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment,
+                                                            cfg.cache, cfg.render_workers)])
     val = CropDataset(val_records, size, cache=cfg.cache)
     fingerprint = {"train": files_fingerprint(r.path for r in train_records),
                    "val": files_fingerprint(r.path for r in val_records),
@@ -302,7 +305,8 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
                                 f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
                                 + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
         metrics = evaluate_model(ddp_model, val_loader, tokenizer, cfg.arch, device, dist_env)
-        scheduler.step(metrics["accuracy"])
+        # Exact accuracy drives the schedule; CER breaks its early ties (accuracy stays 0 for a while).
+        scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
                   "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
                   "lr": optimizer.param_groups[0]["lr"], "bad_images": int(bad)}

@@ -1,0 +1,85 @@
+"""The CLI's exact forms, its output formats, and one-line errors for user mistakes."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from plateocr import SAMPLE_DIR
+from tests.conftest import REPO
+
+FILES = sorted(SAMPLE_DIR.glob("*.jpg"))
+
+
+def cli(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "plateocr", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def test_evaluate_json_is_sane(tiny_run):
+    out, _ = tiny_run
+    proc = cli("evaluate", "--data", SAMPLE_DIR, "--checkpoint", out / "best.pt", "--json")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["n"] == len(FILES)
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["cer"] <= 1.5 and result["plates_per_s"] > 0
+    assert len(result["per_position_accuracy"]) == 7
+
+
+def test_predict_prints_path_plate_confidence(tiny_run):
+    out, _ = tiny_run
+    proc = cli("predict", "--checkpoint", out / "best.pt", FILES[0], FILES[1])
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line, path in zip(lines, FILES[:2]):
+        p, plate, conf = line.split("\t")
+        assert p == str(path) and 0.0 <= float(conf) <= 1.0
+
+
+def test_predict_json_and_folders(tiny_run):
+    out, _ = tiny_run
+    proc = cli("predict", "--json", "--checkpoint", out / "best.pt", SAMPLE_DIR)
+    rows = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    assert len(rows) == len(FILES)
+    assert {"path", "plate", "confidence", "plate_type"} <= set(rows[0])
+    assert all(r["plate_type"] in ("blue", "green", "yellow", "white", "black", "yellow_double") for r in rows)
+
+
+def test_predict_reports_unreadable_files_and_goes_on(tiny_run, tmp_path):
+    out, _ = tiny_run
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really")
+    proc = cli("predict", "--checkpoint", out / "best.pt", broken, FILES[0], check=False)
+    assert proc.returncode == 1
+    assert proc.stdout.count("\n") == 1 and "broken.jpg" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "--data", "/nonexistent"], "does not exist"),
+    (["predict", "--checkpoint", "/nonexistent.pt", "x.jpg"], "does not exist"),
+    (["train", "--data", "sample", "--out", "/tmp/plateocr-cli-test", "--epochs", "0"], "epochs must be"),
+    (["train", "--data", "/nonexistent", "--out", "/tmp/plateocr-cli-test2"], "does not exist"),
+])
+def test_user_mistakes_give_one_line_errors(args, message):
+    proc = cli(*args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_non_checkpoint_file_is_refused(tmp_path):
+    fake = tmp_path / "model.pt"
+    fake.write_text("not a checkpoint")
+    proc = cli("predict", "--checkpoint", fake, FILES[0], check=False)
+    assert proc.returncode == 2 and "not a readable plateocr checkpoint" in proc.stderr
+
+
+def test_synth_writes_readable_label_named_files(tmp_path):
+    cli("synth", "--n", 12, "--out", tmp_path / "s", "--seed", 3)
+    from plateocr.datasets import list_records
+    records, skipped = list_records(tmp_path / "s")
+    assert len(records) == 12 and len(skipped) == 0
+    proc = cli("synth", "--n", 2, "--out", tmp_path / "s", check=False)
+    assert proc.returncode == 2 and "already holds images" in proc.stderr

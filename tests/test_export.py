@@ -1,0 +1,48 @@
+"""ONNX export: a dynamic batch axis, and onnxruntime reads the same plates as torch."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from plateocr import SAMPLE_DIR, PlateReader
+from plateocr.errors import PlateOCRError
+from plateocr.export import export_onnx
+from tests.conftest import PLATES_DEV, REPO
+
+
+@pytest.fixture(scope="module")
+def onnx_file(tmp_path_factory):
+    return export_onnx(None, tmp_path_factory.mktemp("onnx") / "compact.onnx")
+
+
+def test_onnxruntime_reads_the_same_plates_as_torch(onnx_file):
+    files = sorted(PLATES_DEV.glob("*.jpg"))[::3] if PLATES_DEV.is_dir() else sorted(SAMPLE_DIR.glob("*.jpg"))
+    torch_reader, onnx_reader = PlateReader.from_pretrained(), PlateReader.from_pretrained(onnx_file)
+    a, b = torch_reader.read(files), onnx_reader.read(files)
+    assert [r.plate for r in a] == [r.plate for r in b]
+    assert [r.plate_type for r in a] == [r.plate_type for r in b]
+    assert np.allclose([r.confidence for r in a], [r.confidence for r in b], atol=1e-3)
+
+
+def test_dynamic_batch_axis(onnx_file):
+    reader = PlateReader.from_pretrained(onnx_file)
+    for n in (1, 5, 64):
+        assert len(reader.read([SAMPLE_DIR / "京PL3N67.jpg"] * n)) == n
+
+
+def test_cli_export_then_evaluate_with_onnx(tmp_path):
+    out = tmp_path / "m.onnx"
+    subprocess.run([sys.executable, "-m", "plateocr", "export", "--onnx", str(out)], cwd=REPO, check=True,
+                   capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "plateocr", "evaluate", "--data", "sample", "--onnx", str(out),
+                           "--json"], cwd=REPO, check=True, capture_output=True, text=True)
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["n"] == len(list(SAMPLE_DIR.glob("*.jpg")))
+
+
+def test_a_foreign_onnx_file_is_refused(tmp_path):
+    bad = tmp_path / "x.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(PlateOCRError, match="not a loadable ONNX model"):
+        PlateReader.from_pretrained(bad)

@@ -1,0 +1,75 @@
+"""PlateReader, the one way to read plates: every input kind, lists, errors, a light import."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from plateocr import SAMPLE_DIR, PlateReader
+from plateocr.alphabet import PLATE_TYPES
+from plateocr.errors import PlateOCRError
+
+FILE = SAMPLE_DIR / "浙D911SY.jpg"
+
+
+@pytest.fixture(scope="module")
+def reader(tiny_run):
+    return PlateReader.from_pretrained(tiny_run[0] / "best.pt")
+
+
+def test_every_input_kind_reads_the_same(reader):
+    pil = Image.open(FILE).convert("RGB")
+    arr = np.asarray(pil)
+    tensor = torch.from_numpy(arr).permute(2, 0, 1)
+    results = [reader.read(x) for x in (FILE, str(FILE), pil, arr, tensor, tensor.float() / 255)]
+    assert len({(r.plate, round(r.confidence, 5)) for r in results}) == 1
+    assert results[0].plate_type in PLATE_TYPES and 0.0 <= results[0].confidence <= 1.0
+    assert results[0].path == str(FILE) and results[2].path is None
+
+
+def test_grayscale_and_rgba_inputs(reader):
+    pil = Image.open(FILE)
+    gray = reader.read(np.asarray(pil.convert("L")))
+    rgba = reader.read(pil.convert("RGBA"))
+    assert gray.plate_type in PLATE_TYPES and rgba.plate == reader.read(pil).plate
+
+
+def test_a_list_returns_a_list_in_order(reader):
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:70]          # more than one internal batch
+    batch = reader.read(files, batch_size=32)
+    one_by_one = [reader.read(f) for f in files[:5]]
+    assert isinstance(batch, list) and len(batch) == 70
+    assert [r.path for r in batch] == [str(f) for f in files]
+    assert [r.plate for r in batch[:5]] == [r.plate for r in one_by_one]
+
+
+def test_read_files_matches_read_and_reports_bad_files(reader, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("nope")
+    files = [FILE, broken, SAMPLE_DIR / "京PL3N67.jpg"]
+    results = list(reader.read_files(files, batch_size=2))
+    assert [r.path for r in results] == [str(f) for f in files]
+    assert results[1].error and "not a readable image" in results[1].error and results[1].plate == ""
+    assert results[0].plate == reader.read(FILE).plate
+    assert "error=" in repr(results[1]) and "plate=" in repr(results[0])
+
+
+@pytest.mark.parametrize("bad", [42, {"image": 1}, np.zeros((4, 4, 3), np.float32), torch.zeros(2, 8, 8)])
+def test_unsupported_inputs_are_clear_errors(reader, bad):
+    with pytest.raises(PlateOCRError, match="crop|cannot read"):
+        reader.read(bad)
+
+
+def test_unknown_decoder_is_refused(tiny_run):
+    with pytest.raises(PlateOCRError, match="unknown decoder"):
+        PlateReader.from_pretrained(tiny_run[0] / "best.pt", decoder="beam")
+
+
+def test_import_is_light():
+    code = ("import sys, plateocr; from plateocr import PlateReader; "
+            "heavy = [m for m in ('matplotlib', 'pandas', 'papermill', 'jupyter_client', 'IPython', "
+            "'evaluate', 'nbformat') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,90 @@
+"""Training: the loss falls, checkpoints load, --resume is exact, runs are never overwritten."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from plateocr import SAMPLE_DIR
+from plateocr.checkpoint import load_checkpoint
+from plateocr.config import TrainConfig
+from plateocr.errors import PlateOCRError
+from plateocr.reader import PlateReader
+from plateocr.train import train
+from tests.conftest import REPO
+
+
+def test_a_short_run_lowers_the_loss_and_writes_a_usable_checkpoint(tiny_run):
+    out, result = tiny_run
+    losses = [h["train_loss"] for h in result["history"]]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    ckpt = load_checkpoint(out / "best.pt")
+    assert {"model", "optimizer", "scheduler", "config", "alphabet", "rng"} <= set(ckpt)
+    reader = PlateReader.from_pretrained(out / "best.pt")
+    assert reader.arch == "compact"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["provenance"]["parameters"]["epochs"] == 2
+    assert metrics["provenance"]["data"]["train"]["n_files"] > 0
+
+
+def test_an_earlier_run_is_not_overwritten(tiny_run):
+    out, _ = tiny_run
+    with pytest.raises(PlateOCRError, match="already holds a run"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(out), epochs=1), progress=False)
+
+
+def test_bad_parameters_are_clear_errors(tmp_path):
+    with pytest.raises(PlateOCRError, match="unknown arch"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "a"), arch="vgg"), progress=False)
+    with pytest.raises(PlateOCRError, match="epochs must be a positive"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "b"), epochs=-1), progress=False)
+    with pytest.raises(PlateOCRError, match="does not exist"):
+        train(TrainConfig(data=str(tmp_path / "nowhere"), out=str(tmp_path / "c")), progress=False)
+    with pytest.raises(PlateOCRError, match="no CUDA"):
+        if torch.cuda.is_available():
+            raise PlateOCRError("no CUDA (skipped: this machine has one)")
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "d"), device="cuda"), progress=False)
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    common = dict(data=str(SAMPLE_DIR), batch_size=16, seed=5, threads=1)
+    full = train(TrainConfig(out=str(tmp_path / "full"), epochs=2, **common), progress=False)
+    train(TrainConfig(out=str(tmp_path / "split"), epochs=1, **common), progress=False)
+    resumed = train(TrainConfig(out=str(tmp_path / "split"), epochs=2, **common), resume=True, progress=False)
+    assert resumed["history"] == full["history"]
+    a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_parameters_give_identical_metrics(tmp_path):
+    cfg = dict(data="synthetic", val=str(SAMPLE_DIR), batch_size=16, seed=2, synthetic_train=96, epochs=1)
+    a = train(TrainConfig(out=str(tmp_path / "a"), **cfg), progress=False)
+    b = train(TrainConfig(out=str(tmp_path / "b"), **cfg), progress=False)
+    ja = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    jb = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    ja.pop("provenance"), jb.pop("provenance")
+    for j in (ja, jb):
+        j["checkpoint"] = os.path.basename(j["checkpoint"])
+    assert ja == jb and a["history"] == b["history"]
+
+
+def test_torchrun_two_process_gloo_training(tmp_path):
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "plateocr", "train",
+                           "--data", str(SAMPLE_DIR), "--out", str(out), "--epochs", "1",
+                           "--batch-size", "8", "--quiet", "--threads", "1"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "world size 2" in proc.stderr
+    reader = PlateReader.from_pretrained(out / "best.pt")
+    assert len(reader.read(sorted(SAMPLE_DIR.glob("*.jpg"))[:3])) == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["history"][0]["val_accuracy"] >= 0.0
