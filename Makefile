@@ -1,3 +1,4 @@
+# make demo     setup, then train on synthetic plates and score on the bundled real sample
 # make setup    create .venv and install plateocr with its dev/notebook extras
 # make test     setup, then the unit tests, doctests and nbval over the notebooks
 # make reports  run 01 -> 02 -> 03 with papermill into reports/ (full parameters)
@@ -26,6 +27,9 @@ sync:
 reports: setup
 	$(BIN)/python -m plateocr.reports --params reports/params_full.yaml --out reports
 
+# The main job on the embedded data: train on synthetic plates, validate and score on the real sample.
 demo: setup
-	$(BIN)/python -m plateocr train --data synthetic --out runs/demo --epochs 2 --overwrite
-	$(BIN)/python -m plateocr evaluate --data plateocr/sample_plates --checkpoint runs/demo/best.pt
+	$(BIN)/python -m plateocr train --data synthetic --val sample --out runs/demo --epochs 3 \
+		--synthetic-train 6000 --cache --overwrite --quiet
+	$(BIN)/python -m plateocr evaluate --data sample --checkpoint runs/demo/best.pt
+	$(BIN)/python -m plateocr evaluate --data sample

@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,6 +34,8 @@ batch_size = 64
 seed = 0
 synthetic_train = 1500       # synthetic plates per epoch
 mix_synthetic = 0            # synthetic plates added to each epoch of real data
+cache = False                # render/decode the training set once and keep it in RAM
+lr = 1e-3
 overwrite = True             # this notebook's output_dir is its own: replace an earlier run
 
 # %%
@@ -43,7 +49,7 @@ from plateocr.train import train
 
 config = TrainConfig(data=data_dir, val=val_dir, out=output_dir, arch=arch, epochs=epochs,
                      batch_size=batch_size, seed=seed, synthetic_train=synthetic_train,
-                     mix_synthetic=mix_synthetic, init_checkpoint=checkpoint, threads=2)
+                     mix_synthetic=mix_synthetic, init_checkpoint=checkpoint, cache=cache, lr=lr, threads=2)
 result = train(config, overwrite=overwrite, progress=False)
 
 # %% [markdown]

@@ -1,11 +1,12 @@
 """CCPD file-name conventions: raw full-scene photos (annotation in the name) and dl1 crops.
 
 A raw CCPD name is `area-tilt-bbox-vertices-indices-brightness-blur.jpg`; the plate is encoded
-as indices into three tables (province, letter, then letters/digits).
+as indices into three tables (province, letter, then letters/digits). `crop_plate` warps the
+annotated quadrilateral to an upright plate crop.
 
 >>> ann = parse_ccpd_name("025-95_113-154&383_386&473-386&473_177&454_154&383_363&402-0_0_22_27_27_33_16-37-15.jpg")
->>> ann.plate, ann.vertices[0]
-('皖AY339S', (386, 473))
+>>> ann.plate, ann.area, ann.vertices[0]
+('皖AY339S', 0.025, (386, 473))
 """
 from __future__ import annotations
 
@@ -15,95 +16,146 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-PROVINCES = ["皖", "沪", "津", "渝", "冀", "晋", "蒙", "辽", "吉", "黑", "苏", "浙", "京", "闽", "赣", "鲁",
-             "豫", "鄂", "湘", "粤", "桂", "琼", "川", "贵", "云", "藏", "陕", "甘", "青", "宁", "新", "警",
-             "学", "O"]
+# The tables of the CCPD README, in its order: a name's indices point into these.
+PROVINCES = list("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新警学O")
 ALPHABETS = list("ABCDEFGHJKLMNPQRSTUVWXYZO")
 ADS = list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789O")
-NO_CHARACTER = "O"   # a placeholder in the tables, not the letter O
-PLATE_ASPECT = 440 / 140
+NO_CHARACTER = "O"   # the last entry of each table: "no character", never the letter O
+# 3:1 is near a single-row plate's 440:140 mm and exactly the compact model's 96x32 input, so the
+# later resize only scales.
+CROP_SIZE = (192, 64)
 
 
 @dataclass(frozen=True)
 class CcpdAnnotation:
-    area: int
-    tilt: tuple[int, int]
-    bbox: tuple[tuple[int, int], tuple[int, int]]
-    vertices: tuple[tuple[int, int], ...]   # bottom-right, bottom-left, top-left, top-right
+    """Everything a raw CCPD file name says about its photo (pixel coordinates are (x, y))."""
+
+    area: float                                   # plate area / photo area, e.g. "025" -> 0.025
+    tilt: tuple[int, int]                         # horizontal, vertical tilt in degrees
+    bbox: tuple[tuple[int, int], tuple[int, int]]   # top-left, bottom-right
+    vertices: tuple[tuple[int, int], ...]         # bottom-right, bottom-left, top-left, top-right
     plate: str
     brightness: int
     blur: int
 
 
-def _points(field: str) -> tuple[tuple[int, int], ...]:
-    return tuple((int(x), int(y)) for x, y in (p.split("&") for p in field.split("_")))
+def _ints(field: str, sep: str, counts: tuple[int, ...], what: str) -> tuple[int, ...]:
+    values = tuple(int(v) for v in field.split(sep))   # int() raises ValueError on non-integers
+    if len(values) not in counts:
+        raise ValueError(f"{what} {field!r} has {len(values)} values, expected {' or '.join(map(str, counts))}")
+    return values
+
+
+def _points(field: str, count: int, what: str) -> tuple[tuple[int, int], ...]:
+    points = field.split("_")
+    if len(points) != count:
+        raise ValueError(f"{what} {field!r} has {len(points)} points, expected {count}")
+    return tuple(_ints(p, "&", (2,), what) for p in points)
 
 
 def parse_ccpd_name(name: str | Path) -> CcpdAnnotation:
-    """The annotation encoded in a raw CCPD file name; ValueError names the file if malformed."""
-    stem = Path(name).name.rsplit(".", 1)[0]
-    fields = stem.split("-")
+    """The annotation encoded in a raw CCPD file name (CCPD2019: 7 indices, CCPD2020: 8).
+
+    Accepts a bare name or a path; a malformed name raises ValueError naming the file.
+
+    >>> ann = parse_ccpd_name("data/0136-0_1-251&467_359&511-359&511_255&505_251&467_355&473-0_0_3_24_30_32_31_29-134-30.jpg")
+    >>> ann.plate, ann.tilt, ann.bbox
+    ('皖AD06875', (0, 1), ((251, 467), (359, 511)))
+    >>> parse_ccpd_name("plate.jpg")
+    Traceback (most recent call last):
+    ...
+    ValueError: plate.jpg: not a CCPD file name: 1 '-'-separated fields, expected 7
+    """
+    file = Path(name).name
+    fields = file.rsplit(".", 1)[0].split("-")
     try:
         if len(fields) != 7:
-            raise ValueError(f"{len(fields)} '-'-separated fields instead of 7")
-        tilt = tuple(int(v) for v in fields[1].split("_"))
-        bbox = _points(fields[2])
-        vertices = _points(fields[3])
-        indices = [int(i) for i in fields[4].split("_")]
-        if len(tilt) != 2 or len(bbox) != 2 or len(vertices) != 4 or len(indices) not in (7, 8):
-            raise ValueError("tilt, bbox, vertices or plate indices have the wrong count")
-        chars = [PROVINCES[indices[0]], ALPHABETS[indices[1]]] + [ADS[i] for i in indices[2:]]
-        if min(indices) < 0:
-            raise IndexError
-    except IndexError:
-        raise ValueError(f"{Path(name).name}: plate index out of range in CCPD name") from None
+            raise ValueError(f"{len(fields)} '-'-separated fields, expected 7")
+        area, tilt, bbox, vertices, indices, brightness, blur = fields
+        if not area.isdigit():
+            raise ValueError(f"area {area!r} is not digits")
+        tilt = _ints(tilt, "_", (2,), "tilt")
+        bbox, vertices = _points(bbox, 2, "bbox"), _points(vertices, 4, "vertices")
+        indices = _ints(indices, "_", (7, 8), "plate indices")
+        tables = [PROVINCES, ALPHABETS] + [ADS] * (len(indices) - 2)
+        bad = [i for i, table in zip(indices, tables) if not 0 <= i < len(table)]
+        if bad:
+            raise ValueError(f"plate index {bad[0]} out of range")
+        plate = "".join(c for c in (table[i] for i, table in zip(indices, tables)) if c != NO_CHARACTER)
+        # The area field is the decimal ratio with its "0." dropped: "025" is 2.5 % of the photo.
+        return CcpdAnnotation(float("0." + area), tilt, bbox, vertices, plate, int(brightness), int(blur))
     except ValueError as exc:
-        raise ValueError(f"{Path(name).name}: not a CCPD file name ({exc})") from None
-    plate = "".join(c for c in chars if c != NO_CHARACTER)
-    return CcpdAnnotation(int(fields[0]), tilt, bbox, vertices, plate, int(fields[5]), int(fields[6]))
+        raise ValueError(f"{file}: not a CCPD file name: {exc}") from None
 
 
 def is_ccpd_name(name: str | Path) -> bool:
-    """True when `name` parses as a raw CCPD file name."""
+    """True when `name` parses as a raw CCPD file name (used to detect a folder's layout).
+
+    >>> is_ccpd_name("025-95_113-154&383_386&473-386&473_177&454_154&383_363&402-0_0_22_27_27_33_16-37-15.jpg")
+    True
+    >>> is_ccpd_name("0123-皖A12345.jpg")
+    False
+    """
     try:
         parse_ccpd_name(name)
-        return True
     except ValueError:
         return False
+    return True
 
 
 def label_from_dl1_name(name: str | Path) -> str:
-    """CCPD2019-dl1 crops: the plate is the text between the first '-' and the first '.'.
+    """CCPD2019-dl1 crops: the plate is the text between the first '-' and the first '.' after it.
 
     >>> label_from_dl1_name("0123-皖A12345.jpg")
     '皖A12345'
     """
-    base = Path(name).name
-    if "-" not in base:
-        raise ValueError(f"{base}: a CCPD2019-dl1 name needs '<id>-<plate>.jpg'")
-    return base.split("-", 1)[1].split(".", 1)[0]
+    file = Path(name).name
+    if "-" not in file:
+        raise ValueError(f"{file}: a CCPD2019-dl1 name needs '<id>-<plate>.jpg'")
+    return file.split("-", 1)[1].split(".", 1)[0]
 
 
-def _perspective_coefficients(dst_to_src: list[tuple[tuple[float, float], tuple[float, float]]]) -> list[float]:
-    """The 8 coefficients PIL's PERSPECTIVE transform takes, mapping output to input pixels."""
+def _perspective_coefficients(dst_to_src) -> list[float]:
+    """The 8 coefficients of PIL's PERSPECTIVE transform from 4 ((x, y) output, (u, v) input) pairs.
+
+    PIL maps each output pixel back to the input: u = (a x + b y + c) / (g x + h y + 1), and v
+    likewise with d, e, f; each pair gives two linear equations in a..h.
+    """
     a, b = [], []
     for (x, y), (u, v) in dst_to_src:
         a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
         a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         b += [u, v]
-    return np.linalg.solve(np.array(a, float), np.array(b, float)).tolist()
+    try:
+        return np.linalg.solve(np.array(a, float), np.array(b, float)).tolist()
+    except np.linalg.LinAlgError:
+        raise ValueError(f"degenerate quadrilateral (three corners on a line): {dst_to_src}") from None
 
 
-def crop_plate(image: Image.Image, vertices, size: tuple[int, int] | None = (192, 64)) -> Image.Image:
-    """Warp the plate quadrilateral (CCPD vertex order) to an upright (w, h) rectangle.
+def crop_plate(image: Image.Image, vertices, size: tuple[int, int] | None = CROP_SIZE) -> Image.Image:
+    """Warp the plate quadrilateral to an upright (width, height) rectangle.
 
-    `size=None` keeps the plate's own width and height (from the vertex distances).
+    `vertices` are 4 (x, y) points in CCPD order: bottom-right, bottom-left, top-left, top-right.
+    `size=None` keeps the plate's own size, from the longer of each pair of opposite edges.
+
+    >>> photo = Image.new("RGB", (720, 1160), "navy")
+    >>> crop = crop_plate(photo, [(386, 473), (177, 454), (154, 383), (363, 402)])
+    >>> crop.size, crop.getpixel((96, 32))
+    ((192, 64), (0, 0, 128))
+    >>> crop_plate(photo, [(386, 473), (177, 454), (154, 383), (363, 402)], size=None).size
+    (210, 75)
     """
-    br, bl, tl, tr = [tuple(map(float, p)) for p in vertices]
+    corners = np.asarray(vertices, dtype=float)
+    if corners.shape != (4, 2):
+        raise ValueError(f"need 4 (x, y) vertices, got an array of shape {corners.shape}")
+    br, bl, tl, tr = corners
     if size is None:
-        w = max(np.hypot(tr[0] - tl[0], tr[1] - tl[1]), np.hypot(br[0] - bl[0], br[1] - bl[1]))
-        h = max(np.hypot(bl[0] - tl[0], bl[1] - tl[1]), np.hypot(br[0] - tr[0], br[1] - tr[1]))
-        size = (max(8, round(w)), max(8, round(h)))
-    w, h = size
+        edge = lambda p, q: float(np.hypot(*(p - q)))
+        size = (round(max(edge(tl, tr), edge(bl, br))), round(max(edge(tl, bl), edge(tr, br))))
+    w, h = (int(v) for v in size)
+    if w < 1 or h < 1:
+        raise ValueError(f"crop size must be positive, got {size}")
+    if image.mode not in ("L", "RGB", "RGBA", "I", "F"):   # palette or 1-bit: bicubic needs values
+        image = image.convert("RGB")
     coeffs = _perspective_coefficients([((0, 0), tl), ((w, 0), tr), ((w, h), br), ((0, h), bl)])
     return image.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)

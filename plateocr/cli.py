@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export a checkpoint to ONNX")
     x.add_argument("--checkpoint")
     x.add_argument("--onnx", required=True, help="output .onnx path")
+    x.add_argument("--overwrite", action="store_true", help="replace an existing .onnx file")
 
     s = sub.add_parser("synth", help="render synthetic plates to LABEL.jpg files")
     s.add_argument("--n", type=int, required=True)
@@ -85,8 +86,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .datasets import list_records
+    from .datasets import detect_layout, list_records
     from .evaluation import evaluate_reader
+    detect_layout(args.data)          # a wrong data path is reported before the model loads
     reader = _reader(args)
     records, skipped = list_records(args.data, split="test", alphabet=reader.tokenizer.alphabet)
     if len(skipped):
@@ -138,7 +140,7 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
-    path = export_onnx(args.checkpoint, args.onnx)
+    path = export_onnx(args.checkpoint, args.onnx, args.overwrite)
     print(f"wrote {path}")
     return 0
 

@@ -19,14 +19,16 @@ from .models import ARCH_INPUT_SIZE
 OPSET = 17
 
 
-def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path) -> Path:
+def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite: bool = False) -> Path:
     """Write the checkpoint's model (default: the shipped one) as ONNX with a dynamic batch axis."""
     import onnx
 
     from .reader import PlateReader
+    onnx_path = Path(onnx_path)
+    if onnx_path.exists() and not overwrite:
+        raise PlateOCRError(f"{onnx_path} already exists; pass --overwrite to replace it")
     reader = PlateReader.from_pretrained(checkpoint)
     model = reader.model.cpu().eval()
-    onnx_path = Path(onnx_path)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(2, 3, *reader.input_size, dtype=torch.uint8)
     tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")

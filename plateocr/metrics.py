@@ -14,6 +14,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
+from .errors import PlateOCRError
+
 # Shipped inside the package (pyproject package-data "metric_modules/*/*.py") and loaded by path,
 # so `evaluate` never looks for a hub module.
 CER_MODULE = Path(__file__).parent / "metric_modules" / "cer"
@@ -29,8 +31,13 @@ def _cer_metric():
     and imports it from there. keep_in_memory avoids its default Arrow cache files under
     HF_EVALUATE_CACHE, which would also need locks and a writable home.
     """
-    import evaluate   # heavy (pulls in datasets, pyarrow); only scoring needs it
-    return evaluate.load(str(CER_MODULE), module_type="metric", keep_in_memory=True)
+    import evaluate   # heavy (pulls in datasets, pyarrow, pandas): only scoring needs it
+    try:
+        return evaluate.load(str(CER_MODULE), module_type="metric", keep_in_memory=True)
+    except OSError as exc:
+        hint = (f"; evaluate copies it into HF_MODULES_CACHE={evaluate.config.HF_MODULES_CACHE}, "
+                "point that at a writable folder" if (CER_MODULE / "cer.py").is_file() else "")
+        raise PlateOCRError(f"cannot load the CER metric from {CER_MODULE}: {exc}{hint}") from exc
 
 
 def _texts(predictions, references) -> tuple[list[str], list[str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +36,10 @@ def run_reports(params_file: Path, out: Path) -> dict:
     spec = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
     common = spec.get("common", {})
     out.mkdir(parents=True, exist_ok=True)
+    for name in NOTEBOOKS:   # regenerate from scratch: nothing of an earlier run survives
+        for stale in (out / f"{name}.ipynb", out / f"{name}.html"):
+            stale.unlink(missing_ok=True)
+        shutil.rmtree(out / name, ignore_errors=True)
     timings = {}
     for name in NOTEBOOKS:
         params = _absolute({**common, **(spec.get(name) or {}), "output_dir": str(out / name)})

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from .alphabet import ALNUM, DIGITS, ENERGY, PLATE_LETTERS, PLATE_TYPES, PROVINCES, is_valid_plate
 from .errors import PlateOCRError
-from .fonts import PLATE_FONT, font_path
+from .fonts import FIGURE_FONT, PLATE_FONT, font_path
 from .synth_degrade import degrade
 
 DEFAULT_TYPE_WEIGHTS = {"blue": 0.55, "green": 0.15, "yellow": 0.12, "yellow_double": 0.08,
@@ -55,12 +55,12 @@ def _alnum(rng, n: int, letter_p: float = 0.3) -> str:
 def _pick(rng, weights: dict[str, float], allowed, what: str) -> str:
     unknown = sorted(set(weights) - set(allowed))
     if unknown:
-        raise SynthError(f"unknown {what} {', '.join(map(repr, unknown))}: choose from {''.join(allowed) if what == 'province' else ', '.join(allowed)}")
+        raise SynthError(f"unknown {what} {', '.join(map(repr, unknown))}: choose from {', '.join(allowed)}")
     keys = list(weights)
-    p = np.array([weights[k] for k in keys], float)
-    if (p < 0).any() or p.sum() <= 0:
+    cumulative = np.cumsum([weights[k] for k in keys], dtype=float)
+    if min(weights.values()) < 0 or cumulative[-1] <= 0:
         raise SynthError(f"{what} weights must be non-negative with a positive sum, got {weights}")
-    return keys[rng.choice(len(keys), p=p / p.sum())]
+    return keys[int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))]
 
 
 def random_plate(rng: np.random.Generator, plate_type: str | None = None,
@@ -115,7 +115,7 @@ def _font(name: str) -> ImageFont.FreeTypeFont:
 @lru_cache(maxsize=8192)
 def _glyph(char: str, w: int, h: int, font: str, weight: int) -> Image.Image:
     """The character's ink stretched to fill a w×h px slot (plate lettering is tall and narrow)."""
-    if char == "1" and font == "noto":   # seen from a road camera, the plate 1 is a plain bar
+    if char == "1":   # the plate font's 1 is a plain bar (fonts add a flag or, in SimHei, a heavy one)
         slot = Image.new("L", (w, h), 0)
         bar = max(1, round(w * (0.17 + 0.03 * weight)))
         slot.paste(255, ((w - bar) // 2, 0, (w - bar) // 2 + bar, h))

@@ -54,10 +54,12 @@ def _wear(plate: Image.Image, rng) -> Image.Image:
 def _mount(plate: Image.Image, rng):
     """The plate on a car: a smooth body-colour field, sometimes a plate holder around it."""
     w, h = plate.size
-    pad_x, pad_y = int(0.15 * w) + 4, int(0.6 * h) + 4
+    pad_x, pad_y = int(0.12 * w) + 4, int(0.5 * h) + 4
     size = (w + 2 * pad_x, h + 2 * pad_y)
-    base = rng.uniform(15, 225) * rng.uniform(0.8, 1.2, 3)
-    field = np.clip(base + rng.normal(0, rng.uniform(5, 45), (3, 4, 3)), 0, 255).astype(np.uint8)
+    # Car paint is mostly grey, black, white or silver; shading varies, its hue hardly does.
+    base = rng.uniform(10, 230) * rng.uniform(0.85, 1.15, 3)
+    shade = rng.normal(0, rng.uniform(5, 50), (3, 4, 1)) + rng.normal(0, 6, (3, 4, 3))
+    field = np.clip(base + shade, 0, 255).astype(np.uint8)
     canvas = Image.fromarray(field).resize(size, Image.Resampling.BILINEAR)
     if rng.random() < 0.45:   # plate holder: black plastic or chrome
         t = rng.uniform(0.03, 0.12) * h
@@ -82,15 +84,18 @@ def _camera(canvas: Image.Image, offset, plate_size, background, rng, double_row
     corners = np.array([[-w, -h], [w, -h], [w, h], [-w, h]], float) / 2
     # Where the plate's corners land in the photo: rotation, the italic look of a camera to one
     # side, one end nearer than the other, and a little corner-by-corner jitter.
-    angle = np.deg2rad(np.clip(rng.normal(0, 2.0 if double_row else 4.0), -12, 12))
+    spread = 2.0 if double_row else (8.0 if rng.random() < 0.2 else 3.0)   # a fifth steeply tilted
+    angle = np.deg2rad(np.clip(rng.normal(0, spread), -15, 15))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     shear = np.array([[1, rng.normal(0, 0.12)], [rng.normal(0, 0.03), 1]])
     photo = corners @ (rot @ shear).T
     photo[:, 1] *= 1 + rng.normal(0, 0.04) * np.sign(corners[:, 0])
     photo += rng.normal(0, 0.012, (4, 2)) * [w, h]
-    # The detector's box: the plate's bounding box, loose or cutting into the plate a little.
-    x0, y0 = photo.min(0) - [rng.uniform(-0.03, 0.06) * w, rng.uniform(-0.10, 0.12) * h]
-    x1, y1 = photo.max(0) + [rng.uniform(-0.03, 0.06) * w, rng.uniform(-0.10, 0.12) * h]
+    # The detector's box: the plate's bounding box, loose or cutting into the plate a little (never
+    # into the characters: 15 mm of margin at the sides, 25 mm above and below, 15 mm on rear plates).
+    cut_y = -0.03 if double_row else -0.10
+    x0, y0 = photo.min(0) - [rng.uniform(-0.03, 0.06) * w, rng.uniform(cut_y, 0.12) * h]
+    x1, y1 = photo.max(0) + [rng.uniform(-0.03, 0.06) * w, rng.uniform(cut_y, 0.12) * h]
     # Crops are resized to a fixed shape whatever the box's, so the aspect is drawn on its own.
     out_w = int(rng.integers(80, 131) if double_row else rng.integers(94, 141))
     out_h = round(out_w / rng.uniform(*(DOUBLE_ASPECT if double_row else SINGLE_ASPECT)))
@@ -101,11 +106,12 @@ def _camera(canvas: Image.Image, offset, plate_size, background, rng, double_row
     m = to_canvas @ np.linalg.inv(_homography(corners, photo)) @ to_photo
     view = canvas.transform(big, Image.Transform.PERSPECTIVE, (m / m[2, 2]).ravel()[:8].tolist(),
                             Image.Resampling.BILINEAR, fillcolor=background)
-    if rng.random() < 0.6:
-        view = view.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.8)))
     if rng.random() < 0.12:
         view = view.filter(ImageFilter.Kernel((5, 5), MOTION_KERNEL))
-    return view.reduce(2)
+    view = view.reduce(2)
+    if rng.random() < 0.6:   # focus and the photo's own downscaling, at the final size (4x cheaper)
+        view = view.filter(ImageFilter.GaussianBlur(rng.uniform(0.15, 0.9)))
+    return view
 
 
 def _sensor(crop: Image.Image, rng) -> Image.Image:
@@ -122,7 +128,9 @@ def _sensor(crop: Image.Image, rng) -> Image.Image:
         arr *= np.where(ramp > rng.uniform(-0.3, 0.3), rng.uniform(0.35, 0.75), 1.0)[..., None]
     # Colour: a mild channel mix (blue plates range from navy to cyan and violet in CCPD) and gains.
     arr = arr @ (np.eye(3) + rng.normal(0, 0.05, (3, 3))).T.astype(np.float32)
-    arr *= rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    arr *= rng.uniform(0.88, 1.12, 3).astype(np.float32)
+    grey = arr.mean(axis=2, keepdims=True)
+    arr = grey + (arr - grey) * rng.uniform(0.7, 1.5)
     contrast = rng.uniform(0.3, 0.55) if rng.random() < 0.08 else rng.uniform(0.6, 1.25)
     arr = (arr - arr.mean()) * contrast + arr.mean() + rng.uniform(-40, 35)
     if rng.random() < 0.08:  # night or underexposed

@@ -1,29 +1,126 @@
-from plateocr.metrics import CER_MODULE, cer, exact_accuracy, per_position_accuracy, province_accuracy, summarize
+"""Plate metrics, and CER through the local `evaluate` module (never the hub)."""
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from plateocr.metrics import (CER_MODULE, _cer_metric, cer, exact_accuracy, per_position_accuracy,
+                              province_accuracy, summarize)
+from tests.conftest import REPO
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Plain Levenshtein distance, an independent check on jiwer."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def test_cer_counts_each_chinese_character_once():
-    assert abs(cer(["皖A12346"], ["皖A12345"]) - 1 / 7) < 1e-9
-    assert abs(cer(["苏A12345"], ["皖A12345"]) - 1 / 7) < 1e-9
+    assert cer(["皖A12346"], ["皖A12345"]) == pytest.approx(1 / 7)
+    assert cer(["苏A12345"], ["皖A12345"]) == pytest.approx(1 / 7)
+    assert cer(["京AD12345"], ["京AF12345"]) == pytest.approx(1 / 8)
     assert cer(["皖A12345", "京AD12345"], ["皖A12345", "京AD12345"]) == 0.0
 
 
 def test_cer_of_missing_and_extra_characters():
-    assert abs(cer(["A12345"], ["皖A12345"]) - 1 / 7) < 1e-9
-    assert abs(cer([""], ["皖A12345"]) - 1.0) < 1e-9
-    assert abs(cer(["皖A123456"], ["皖A12345"]) - 1 / 7) < 1e-9
+    assert cer(["A12345"], ["皖A12345"]) == pytest.approx(1 / 7)
+    assert cer(["皖A123456"], ["皖A12345"]) == pytest.approx(1 / 7)
+    assert cer([""], ["皖A12345"]) == 1.0          # nothing read: every character deleted
+    assert cer([None], ["皖A12345"]) == 1.0
+    assert cer(["", "皖A12345"], ["皖A12345", "皖A12345"]) == 0.5
     assert cer([], []) == 0.0
+
+
+def test_cer_is_corpus_level_and_agrees_with_levenshtein():
+    # Over all plates (edits / reference characters), not a mean of per-plate rates.
+    assert cer(["皖A1234", ""], ["皖A12345", "AB"]) == pytest.approx(3 / 9)
+    rng = random.Random(0)
+    chars = "皖苏京粤ABCDEFGHJKLMNP0123456789"
+    refs = ["".join(rng.choices(chars, k=rng.choice([7, 8]))) for _ in range(300)]
+    preds = []
+    for ref in refs:
+        p = list(ref)
+        for _ in range(rng.randint(0, 3)):
+            op, i = rng.choice("sdi"), rng.randrange(len(p) + 1)
+            if op == "i":
+                p.insert(i, rng.choice(chars))
+            elif p and i < len(p):
+                p[i:i + 1] = [] if op == "d" else [rng.choice(chars)]
+        preds.append("".join(p))
+    expected = sum(edit_distance(p, r) for p, r in zip(preds, refs)) / sum(map(len, refs))
+    assert cer(preds, refs) == pytest.approx(expected)
 
 
 def test_plate_level_metrics():
     preds, refs = ["皖A12345", "苏A12345", "皖A1234"], ["皖A12345", "皖A12345", "皖A12345"]
-    assert exact_accuracy(preds, refs) == 1 / 3
-    assert province_accuracy(preds, refs) == 2 / 3
-    assert per_position_accuracy(preds, refs) == [2 / 3, 1, 1, 1, 1, 1, 0 / 3 + 2 / 3]
+    assert exact_accuracy(preds, refs) == pytest.approx(1 / 3)
+    assert province_accuracy(preds, refs) == pytest.approx(2 / 3)
+    assert per_position_accuracy(preds, refs) == pytest.approx([2 / 3, 1, 1, 1, 1, 1, 2 / 3])
     s = summarize(preds, refs)
-    assert s["n"] == 3 and s["accuracy"] == 1 / 3 and abs(s["cer"] - 2 / 21) < 1e-9
+    assert set(s) == {"n", "accuracy", "cer", "per_position_accuracy", "province_accuracy"}
+    assert s["n"] == 3 and s["accuracy"] == pytest.approx(1 / 3) and s["cer"] == pytest.approx(2 / 21)
+    json.dumps(s)   # goes into metrics.json as is
+
+
+def test_per_position_counts_only_plates_that_have_the_position():
+    preds, refs = ["皖A12345", "京AD1234", ""], ["皖A12345", "京AD12345", "沪B54321"]
+    assert per_position_accuracy(preds, refs) == pytest.approx([2 / 3] * 7 + [0.0])
+    assert per_position_accuracy([], []) == []
+
+
+def test_empty_and_mismatched_inputs():
+    assert summarize([], []) == {"n": 0, "accuracy": 0.0, "cer": 0.0, "per_position_accuracy": [],
+                                 "province_accuracy": 0.0}
+    assert exact_accuracy([None, ""], ["皖A12345", "皖A12345"]) == 0.0
+    with pytest.raises(ValueError, match="2 predictions but 1 references"):
+        cer(["皖A12345", "皖A12345"], ["皖A12345"])
+    with pytest.raises(ValueError):
+        summarize(["皖A12345"], [])
 
 
 def test_cer_comes_from_the_local_evaluate_module():
-    from plateocr.metrics import _cer_metric
-    assert (CER_MODULE / "cer.py").is_file()
-    assert type(_cer_metric()).__name__ == "CER"
+    from evaluate.loading import files_to_hash
+    metric = _cer_metric()
+    cls = type(metric)
+    # evaluate imports a copy of our file from HF_MODULES_CACHE/evaluate_modules/metrics/cer/<hash>/,
+    # the hash being of cer.py's code (comments excluded); the hub's would be evaluate-metric--cer.
+    assert cls.__name__ == "CER"
+    assert cls.__module__ == f"evaluate_modules.metrics.cer.{files_to_hash([str(CER_MODULE / 'cer.py')])}.cer"
+    assert metric.compute(predictions=["皖A12346"], references=["皖A12345"])["cer"] == pytest.approx(1 / 7)
+
+
+CHILD = textwrap.dedent("""
+    import socket, sys
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network use: {args}")
+    socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
+    from plateocr import metrics
+    heavy = [m for m in ("evaluate", "datasets", "pandas", "matplotlib") if m in sys.modules]
+    assert not heavy, f"importing plateocr.metrics imported {heavy}"
+    print(metrics.cer(["皖A12346", ""], ["皖A12345", "京AD12345"]))
+""")
+
+
+def test_offline_concurrent_first_loads_into_a_fresh_cache(tmp_path):
+    """Several processes load the module at once into an empty HF_MODULES_CACHE, with the HF
+    offline switches on and sockets refused; the package's own folder is left as it was."""
+    before = sorted(p.name for p in CER_MODULE.iterdir())
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_MODULES_CACHE": str(tmp_path / "modules"),
+           "HF_HOME": str(tmp_path / "hf"), "HF_EVALUATE_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1"}
+    children = [subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=REPO, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err[-2000:]
+        assert float(out.split()[-1]) == pytest.approx(9 / 15)
+    assert list((tmp_path / "modules/evaluate_modules/metrics/cer").glob("*/cer.py"))
+    assert sorted(p.name for p in CER_MODULE.iterdir()) == before

@@ -57,3 +57,20 @@ def test_committed_reports_come_from_committed_notebooks():
                            if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
                            and "injected-parameters" not in c.metadata.get("tags", [])]
         assert code(ran) == code(source), f"reports/{name}.ipynb is stale: run `make reports`"
+
+
+def test_committed_metrics_name_a_commit_of_this_history():
+    import json
+    files = sorted((REPO / "reports").glob("*/metrics.json"))
+    if not files:
+        pytest.skip("no committed reports yet")
+    for f in files:
+        prov = json.loads(f.read_text())["provenance"]
+        assert prov["parameters"] and prov["data"] and prov["torch"] and prov["plateocr"]
+        commit = prov["git_commit"]
+        known = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{commit}^{{commit}}"],
+                               capture_output=True)
+        if known.returncode != 0 and subprocess.run(["git", "-C", str(REPO), "rev-parse", "--is-shallow-repository"],
+                                                    capture_output=True, text=True).stdout.strip() == "true":
+            pytest.skip("shallow clone: older commits are not here")
+        assert known.returncode == 0, f"{f} names commit {commit}, which is not in this history"

@@ -88,3 +88,29 @@ def test_torchrun_two_process_gloo_training(tmp_path):
     assert len(reader.read(sorted(SAMPLE_DIR.glob("*.jpg"))[:3])) == 3
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["history"][0]["val_accuracy"] >= 0.0
+
+
+def test_resume_works_after_a_kill_while_writing_the_checkpoint(tmp_path):
+    """A run killed in the middle of writing last.pt resumes from the previous, intact last.pt."""
+    import signal
+    import textwrap
+    out = tmp_path / "run"
+    common = dict(data=str(SAMPLE_DIR), out=str(out), batch_size=16, seed=3, threads=1)
+    train(TrainConfig(epochs=1, **common), progress=False)
+    script = textwrap.dedent(f"""
+        import os, signal
+        import plateocr.checkpoint as ck
+        from plateocr.config import TrainConfig
+        from plateocr.train import train
+        def dying_save(obj, f):
+            f.write(b"half a checkpoint")
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        ck.torch.save = dying_save
+        train(TrainConfig(epochs=2, **{common!r}), resume=True, progress=False)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert load_checkpoint(out / "last.pt")["epoch"] == 0          # still the first epoch's
+    result = train(TrainConfig(epochs=2, **common), resume=True, progress=False)
+    assert [h["epoch"] for h in result["history"]] == [1, 2]
