@@ -24,7 +24,7 @@ from plateocr.config import TrainConfig  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
 from plateocr.metrics import summarize  # noqa: E402
-from plateocr.recipe import FINETUNE  # noqa: E402
+from plateocr.recipe import FINETUNE, SHIPPED_STAGE2  # noqa: E402
 from plateocr.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def main() -> int:
                                  "init_checkpoint": args.pretrained, "seed": args.seed + k})
             train(cfg, progress=False)
             for decoder in rows:
-                rows[decoder] += read_records(PlateReader.from_pretrained(f"{tmp}/fold{k}/best.pt", decoder), held_out)[0]
+                rows[decoder] += read_records(PlateReader.from_pretrained(f"{tmp}/fold{k}/{SHIPPED_STAGE2}", decoder), held_out)[0]
                 before[decoder] += read_records(PlateReader.from_pretrained(args.pretrained, decoder), held_out)[0]
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(held_out)} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)

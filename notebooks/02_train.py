@@ -36,6 +36,7 @@ synthetic_train = 1500       # synthetic plates per epoch
 mix_synthetic = 0            # synthetic plates added to each epoch of real data
 cache = False                # render/decode the training set once and keep it in RAM
 lr = 1e-3
+lr_schedule = "plateau"      # "plateau" (on validation accuracy) or "cosine"
 overwrite = True             # this notebook's output_dir is its own: replace an earlier run
 
 # %%
@@ -49,7 +50,8 @@ from plateocr.train import train
 
 config = TrainConfig(data=data_dir, val=val_dir, out=output_dir, arch=arch, epochs=epochs,
                      batch_size=batch_size, seed=seed, synthetic_train=synthetic_train,
-                     mix_synthetic=mix_synthetic, init_checkpoint=checkpoint, cache=cache, lr=lr, threads=2)
+                     mix_synthetic=mix_synthetic, init_checkpoint=checkpoint, cache=cache, lr=lr,
+                     lr_schedule=lr_schedule, threads=2)
 result = train(config, overwrite=overwrite, progress=False)
 
 # %% [markdown]

@@ -5,7 +5,9 @@ A checkpoint is a plain dict of tensors, numbers and strings; it never holds a p
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -40,12 +42,18 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    # torch.save writes a zip archive; a file cut short has lost its central directory.
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a readable plateocr checkpoint (truncated, or not a file "
+                              f"that torch.save wrote); retrain or copy the file again")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path} is not a readable plateocr checkpoint: it holds pickled Python "
+                              f"objects (a whole model?), which plateocr never loads; save a state_dict") from None
+    except Exception as exc:  # torch raises many types for damaged archives
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable plateocr checkpoint "
-                              f"(truncated or another format: {first_line[:160]})") from None
+        raise CheckpointError(f"{path} is not a readable plateocr checkpoint (damaged: {first_line[:120]})") from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
         raise CheckpointError(f"{path} is not a plateocr checkpoint (missing "
                               f"{', '.join(k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload)})")

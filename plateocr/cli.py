@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--synthetic-train", type=int, default=defaults.synthetic_train)
     t.add_argument("--mix-synthetic", type=int, default=defaults.mix_synthetic,
                    help="synthetic plates added to every epoch of real data")
+    t.add_argument("--lr-schedule", choices=("plateau", "cosine"), default=defaults.lr_schedule,
+                   help="reduce on a validation plateau, or cosine decay over the run")
+    t.add_argument("--real-repeat", type=int, default=defaults.real_repeat,
+                   help="times each real training plate appears per epoch (small real sets)")
     t.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint's weights (fine-tuning)")
     t.add_argument("--workers", type=int, default=defaults.workers)
     t.add_argument("--threads", type=int, default=defaults.threads)
@@ -106,12 +110,18 @@ def cmd_evaluate(args) -> int:
 
 
 def _expand_images(items: list[str]) -> list[Path]:
-    from .datasets import _image_files
+    """Image files named or inside the folders named; other files in folders are reported, not read."""
+    from .datasets import COMPANION_FILES, _image_files
     files: list[Path] = []
     for item in items:
         p = Path(item)
         if p.is_dir():
-            files += _image_files(p)[0]
+            images, others = _image_files(p)
+            files += images
+            others = [o for o in others if o.name not in COMPANION_FILES]
+            if others:
+                print(f"warning: skipped {len(others)} non-image file(s) in {p}: "
+                      + ", ".join(o.name for o in others[:5]) + (" …" if len(others) > 5 else ""), file=sys.stderr)
         elif p.exists():
             files.append(p)
         else:

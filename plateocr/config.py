@@ -12,6 +12,7 @@ from .errors import PlateOCRError
 from .models import ARCH_INPUT_SIZE
 
 SYNTHETIC = "synthetic"   # data path meaning "render plates on the fly"
+LR_SCHEDULES = ("plateau", "cosine")
 
 
 @dataclass
@@ -40,6 +41,8 @@ class TrainConfig:
     init_checkpoint: str | None = None  # fine-tune from these weights
     max_bad_fraction: float = 0.01     # fail when more of the data than this is unreadable
     scheduler_patience: int = 2
+    lr_schedule: str = "plateau"       # "plateau" (on validation accuracy) or "cosine" (to 0 over the run)
+    real_repeat: int = 1               # times each real training plate appears per epoch (small sets)
     type_loss_weight: float = 0.2
 
     @property
@@ -56,6 +59,10 @@ class TrainConfig:
             raise PlateOCRError("workers and threads must be >= 0")
         if not 0.0 < self.val_fraction < 1.0:
             raise PlateOCRError(f"val_fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise PlateOCRError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
+        if int(self.real_repeat) < 1:
+            raise PlateOCRError(f"real_repeat must be a positive integer, got {self.real_repeat!r}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
         return self

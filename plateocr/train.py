@@ -130,6 +130,8 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
     else:
         train_records, val_records = split_records(records, cfg.val_fraction, cfg.seed)
     train = CropDataset(train_records, size, augment, cache=cfg.cache)
+    if cfg.real_repeat > 1:   # each copy is augmented afresh
+        train = ConcatDataset([train] * cfg.real_repeat)
     if cfg.mix_synthetic:
         train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment,
                                                             cfg.cache, cfg.render_workers)])
@@ -241,8 +243,11 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         log(f"initialised from {cfg.init_checkpoint}")
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
-                                                           patience=cfg.scheduler_patience)
+    if cfg.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
+    else:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
+                                                               patience=cfg.scheduler_patience)
     history, start_epoch, best_acc = [], 0, -1.0
     if resume:
         state = load_checkpoint(out / "last.pt")
@@ -306,10 +311,14 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
                                 + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
         metrics = evaluate_model(ddp_model, val_loader, tokenizer, cfg.arch, device, dist_env)
         # Exact accuracy drives the schedule; CER breaks its early ties (accuracy stays 0 for a while).
-        scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])
+        lr_used = optimizer.param_groups[0]["lr"]
+        if cfg.lr_schedule == "cosine":
+            scheduler.step()
+        else:
+            scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
                   "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
-                  "lr": optimizer.param_groups[0]["lr"], "bad_images": int(bad)}
+                  "lr": lr_used, "bad_images": int(bad)}
         history.append(record)
         seconds = round(time.time() - epoch_start, 2)   # wall time is provenance, not a metric
         epoch_seconds.append(seconds)

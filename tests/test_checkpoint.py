@@ -75,7 +75,7 @@ def test_truncated_and_foreign_files(tmp_path):
 def test_pickled_models_are_never_loaded(tmp_path):
     path = tmp_path / "pickled.pt"
     torch.save({**payload(), "model": build_model("compact", 77)}, path)   # a whole nn.Module
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
         load_checkpoint(path)
 
 

@@ -1,5 +1,6 @@
 """The CLI's exact forms, its output formats, and one-line errors for user mistakes."""
 import json
+import shutil
 import subprocess
 import sys
 
@@ -54,6 +55,14 @@ def test_predict_reports_unreadable_files_and_goes_on(tiny_run, tmp_path):
     proc = cli("predict", "--checkpoint", out / "best.pt", broken, FILES[0], check=False)
     assert proc.returncode == 1
     assert proc.stdout.count("\n") == 1 and "broken.jpg" in proc.stderr and "Traceback" not in proc.stderr
+    folder = tmp_path / "crops"          # a folder: other files in it are reported, not read
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not a plate")
+    broken.rename(folder / "broken.jpg")
+    shutil.copy(FILES[0], folder / FILES[0].name)
+    proc = cli("predict", "--checkpoint", out / "best.pt", folder, check=False)
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1
+    assert "skipped 1 non-image file(s)" in proc.stderr and "notes.txt" in proc.stderr and "broken.jpg" in proc.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -43,6 +43,10 @@ def test_bad_parameters_are_clear_errors(tmp_path):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "b"), epochs=-1), progress=False)
     with pytest.raises(PlateOCRError, match="does not exist"):
         train(TrainConfig(data=str(tmp_path / "nowhere"), out=str(tmp_path / "c")), progress=False)
+    with pytest.raises(PlateOCRError, match="unknown lr_schedule"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "e"), lr_schedule="linear"), progress=False)
+    with pytest.raises(PlateOCRError, match="real_repeat must be"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "f"), real_repeat=0), progress=False)
     with pytest.raises(PlateOCRError, match="no CUDA"):
         if torch.cuda.is_available():
             raise PlateOCRError("no CUDA (skipped: this machine has one)")
@@ -50,11 +54,13 @@ def test_bad_parameters_are_clear_errors(tmp_path):
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
-    common = dict(data=str(SAMPLE_DIR), batch_size=16, seed=5, threads=1)
+    # The cosine schedule and repeated real plates are the recipe's; resume must restore them too.
+    common = dict(data=str(SAMPLE_DIR), batch_size=16, seed=5, threads=1, lr_schedule="cosine", real_repeat=2)
     full = train(TrainConfig(out=str(tmp_path / "full"), epochs=2, **common), progress=False)
     train(TrainConfig(out=str(tmp_path / "split"), epochs=1, **common), progress=False)
     resumed = train(TrainConfig(out=str(tmp_path / "split"), epochs=2, **common), resume=True, progress=False)
     assert resumed["history"] == full["history"]
+    assert full["history"][1]["lr"] < full["history"][0]["lr"] == 1e-3
     a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
