@@ -22,7 +22,7 @@ test: setup
 	$(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 sync:
-	$(BIN)/jupytext --sync notebooks/*.py
+	$(BIN)/jupytext --sync notebooks/0*.py
 
 reports: setup
 	$(BIN)/python -m plateocr.reports --params reports/params_full.yaml --out reports

@@ -253,9 +253,15 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         state = load_checkpoint(out / "last.pt")
         if state["arch"] != cfg.arch or state["alphabet"] != tokenizer.alphabet:
             raise PlateOCRError(f"--resume: {out / 'last.pt'} is a {state['arch']} run, not {cfg.arch}")
+        saved_schedule = state["config"].get("lr_schedule", "plateau")
+        if saved_schedule != cfg.lr_schedule:
+            raise PlateOCRError(f"--resume: {out / 'last.pt'} used lr_schedule {saved_schedule!r}, not "
+                                f"{cfg.lr_schedule!r}; resume with the same schedule")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if cfg.lr_schedule == "cosine":   # a run extended with a larger --epochs decays over the new total
+            scheduler.T_max = cfg.epochs
         history, start_epoch, best_acc = list(state["history"]), state["epoch"] + 1, state["best_accuracy"]
         set_rng_state(state["rng"])
         log(f"resumed from {out / 'last.pt'} after epoch {state['epoch'] + 1}")
