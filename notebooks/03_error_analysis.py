@@ -29,7 +29,7 @@
 # %% tags=["parameters"]
 data_dir = "sample"          # labelled data to analyse; "synthetic" renders held-out plates of every type
 output_dir = "../runs/notebooks/03_error_analysis"
-checkpoint = None            # None = the pretrained model shipped with plateocr
+checkpoint = None            # None: the pretrained model shipped with plateocr
 batch_size = 64
 seed = 0
 synthetic_n = 600            # plates rendered when data_dir is "synthetic"

@@ -19,6 +19,12 @@ FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "arch", "alphabet", "model", "config")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path: str | Path, payload: dict) -> Path:
     """Write `payload` to `path` atomically: a kill mid-write leaves the previous file intact."""
     path = Path(path)
@@ -30,6 +36,7 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600 files; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
