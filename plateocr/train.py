@@ -316,11 +316,10 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
                                 f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
                                 + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
         metrics = evaluate_model(ddp_model, val_loader, tokenizer, cfg.arch, device, dist_env)
-        # Exact accuracy drives the schedule; CER breaks its early ties (accuracy stays 0 for a while).
         lr_used = optimizer.param_groups[0]["lr"]
         if cfg.lr_schedule == "cosine":
             scheduler.step()
-        else:
+        else:   # exact accuracy drives the plateau; CER breaks its early ties (accuracy stays 0 a while)
             scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
                   "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
