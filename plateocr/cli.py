@@ -18,7 +18,8 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import TrainConfig
+    from .config import LR_SCHEDULES, TrainConfig
+    from .models import ARCHS
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, help="data folder, CSV manifest, or 'synthetic'")
     t.add_argument("--val", help="validation data (default: a 10%% split of --data)")
     t.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.json")
-    t.add_argument("--arch", choices=("compact", "seed"), default=defaults.arch)
+    t.add_argument("--arch", choices=tuple(ARCHS), default=defaults.arch)
     t.add_argument("--epochs", type=int, default=defaults.epochs)
     t.add_argument("--batch-size", type=int, default=defaults.batch_size)
     t.add_argument("--lr", type=float, default=defaults.lr)
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--synthetic-train", type=int, default=defaults.synthetic_train)
     t.add_argument("--mix-synthetic", type=int, default=defaults.mix_synthetic,
                    help="synthetic plates added to every epoch of real data")
-    t.add_argument("--lr-schedule", choices=("plateau", "cosine"), default=defaults.lr_schedule,
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule,
                    help="reduce on a validation plateau, or cosine decay over the run")
     t.add_argument("--real-repeat", type=int, default=defaults.real_repeat,
                    help="times each real training plate appears per epoch (small real sets)")

@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 
 from .alphabet import Tokenizer
-from .checkpoint import load_checkpoint
 from .errors import CheckpointError, PlateOCRError
 from .models import ARCH_INPUT_SIZE
 

@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from .alphabet import ALNUM, DIGITS, ENERGY, PLATE_LETTERS, PLATE_TYPES, PROVINCES, is_valid_plate
 from .errors import PlateOCRError
-from .fonts import FIGURE_FONT, PLATE_FONT, font_path
+from .fonts import PLATE_FONT, font_path
 from .synth_degrade import degrade
 
 DEFAULT_TYPE_WEIGHTS = {"blue": 0.55, "green": 0.15, "yellow": 0.12, "yellow_double": 0.08,

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .alphabet import BLANK, PLATE_TYPES, Tokenizer
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import SYNTHETIC, TrainConfig
-from .datasets import (CropDataset, Skipped, SyntheticPlateDataset, list_records, make_collate,
+from .datasets import (CropDataset, SyntheticPlateDataset, list_records, make_collate,
                        seed_worker, split_records)
 from .errors import PlateOCRError
 from .metrics import summarize

@@ -1,5 +1,4 @@
 """Checkpoints are written atomically and checked on load (issue 9, cases 9-11)."""
-import os
 import signal
 import subprocess
 import sys

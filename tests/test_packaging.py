@@ -1,7 +1,6 @@
 """Set-up files agree with each other, and the notebook pairs are in sync."""
 import re
 import subprocess
-import sys
 import tomllib
 
 import pytest
