@@ -1,6 +1,7 @@
 """Cross-validated real-plate accuracy of the training recipe on plates_dev.
 
     python bench/accuracy.py --pretrained runs/pretrain/best.pt [--folds 5] [--data ../shared/data/plates_dev]
+        [--set KEY=VALUE ...]   # fine-tuning changes for an ablation, as in python -m plateocr.recipe
 
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
@@ -24,7 +25,7 @@ from plateocr.config import TrainConfig  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
 from plateocr.metrics import summarize  # noqa: E402
-from plateocr.recipe import FINETUNE, SHIPPED_STAGE2  # noqa: E402
+from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, parse_overrides  # noqa: E402
 from plateocr.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +53,10 @@ def main() -> int:
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="change a fine-tuning parameter (ablations; the stage-1 checkpoint should match)")
     args = parser.parse_args()
+    changes = parse_overrides(args.set)
 
     records, _ = list_records(args.data)
     order = list(records)
@@ -65,15 +69,16 @@ def main() -> int:
         for k, held_out in enumerate(folds):
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
             manifest = write_manifest(rest, Path(tmp) / f"train_{k}.csv")
-            cfg = TrainConfig(**{**FINETUNE, "data": str(manifest), "out": f"{tmp}/fold{k}",
-                                 "init_checkpoint": args.pretrained, "seed": args.seed + k})
+            cfg = TrainConfig.from_dict({**FINETUNE, **changes, "data": str(manifest), "out": f"{tmp}/fold{k}",
+                                         "init_checkpoint": args.pretrained, "seed": args.seed + k})
             train(cfg, progress=False)
             for decoder in rows:
                 rows[decoder] += read_records(PlateReader.from_pretrained(f"{tmp}/fold{k}/{SHIPPED_STAGE2}", decoder), held_out)[0]
                 before[decoder] += read_records(PlateReader.from_pretrained(args.pretrained, decoder), held_out)[0]
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(held_out)} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
-    result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1)}
+    result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
+              "changes": changes}
     print(f"{'':28s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
     for name, table in (("synthetic only", before), ("fine-tuned", rows)):
         for decoder, r in table.items():

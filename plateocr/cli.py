@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reduce on a validation plateau, or cosine decay over the run")
     t.add_argument("--real-repeat", type=int, default=defaults.real_repeat,
                    help="times each real training plate appears per epoch (small real sets)")
+    t.add_argument("--synthetic-types", help="comma-separated plate types to render (default: all)")
+    t.add_argument("--type-loss-weight", type=float, default=defaults.type_loss_weight,
+                   help="weight of the plate-type head's loss (0: recognition only)")
     t.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint's weights (fine-tuning)")
     t.add_argument("--workers", type=int, default=defaults.workers)
     t.add_argument("--threads", type=int, default=defaults.threads)

@@ -43,7 +43,8 @@ class TrainConfig:
     scheduler_patience: int = 2
     lr_schedule: str = "plateau"       # "plateau" (on validation accuracy) or "cosine" (to 0 over the run)
     real_repeat: int = 1               # times each real training plate appears per epoch (small sets)
-    type_loss_weight: float = 0.2
+    type_loss_weight: float = 0.2      # weight of the plate-type head's loss beside CTC (0: recognition only)
+    synthetic_types: str | None = None  # comma-separated plate types to render (default: all of them)
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -63,9 +64,26 @@ class TrainConfig:
             raise PlateOCRError(f"unknown lr_schedule {self.lr_schedule!r}: choose one of {', '.join(LR_SCHEDULES)}")
         if int(self.real_repeat) < 1:
             raise PlateOCRError(f"real_repeat must be a positive integer, got {self.real_repeat!r}")
+        if self.synthetic_types is not None:
+            self.synthetic_type_weights()   # raises on an unknown type
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
         return self
+
+    def synthetic_type_weights(self) -> dict[str, float] | None:
+        """The renderer's type mix restricted to `synthetic_types`, in the default proportions.
+
+        >>> TrainConfig(synthetic_types="blue, green").synthetic_type_weights()
+        {'blue': 0.55, 'green': 0.15}
+        """
+        if self.synthetic_types is None:
+            return None
+        from .synth import DEFAULT_TYPE_WEIGHTS
+        types = [t.strip() for t in self.synthetic_types.split(",") if t.strip()]
+        unknown = [t for t in types if t not in DEFAULT_TYPE_WEIGHTS]
+        if unknown or not types:
+            raise PlateOCRError(f"synthetic_types {self.synthetic_types!r}: choose from {', '.join(DEFAULT_TYPE_WEIGHTS)}")
+        return {t: DEFAULT_TYPE_WEIGHTS[t] for t in types}
 
     def to_dict(self) -> dict:
         return asdict(self)

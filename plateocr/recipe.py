@@ -37,20 +37,45 @@ def slim(checkpoint: Path, out: Path) -> Path:
     return save_checkpoint(out, keep)
 
 
+def parse_overrides(pairs) -> dict:
+    """KEY=VALUE strings as TrainConfig overrides; values are read as JSON where they can be.
+
+    >>> parse_overrides(["type_loss_weight=0", "synthetic_types=blue,green"])
+    {'type_loss_weight': 0, 'synthetic_types': 'blue,green'}
+    """
+    overrides = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"error: --set takes KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = value
+    return overrides
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", required=True, help="real labelled crops for stage 2")
     parser.add_argument("--out", default="runs/recipe")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ship", action="store_true", help=f"copy the result to {SHIPPED}")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="change a training parameter in both stages (for ablations)")
+    parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
     args = parser.parse_args(argv)
-    out = Path(args.out)
+    out, changes = Path(args.out), parse_overrides(args.set)
     start = time.time()
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
-    train(TrainConfig(**PRETRAIN, out=str(out / "pretrain"), seed=args.seed), overwrite=True, progress=False)
+    stage = lambda params, **where: TrainConfig.from_dict({**params, **changes, **where, "seed": args.seed})
+    train(stage(PRETRAIN, out=str(out / "pretrain")), overwrite=True, progress=False)
     stage1 = time.time() - start
-    train(TrainConfig(**FINETUNE, data=args.real, out=str(out / "finetune"), seed=args.seed,
-                      init_checkpoint=str(out / "pretrain" / "best.pt")), overwrite=True, progress=False)
+    if args.pretrain_only:
+        print(json.dumps({"pretrain_min": round(stage1 / 60, 1)}))
+        return 0
+    train(stage(FINETUNE, data=args.real, out=str(out / "finetune"), init_checkpoint=str(out / "pretrain" / "best.pt")),
+          overwrite=True, progress=False)
     minutes = {"pretrain_min": round(stage1 / 60, 1), "finetune_min": round((time.time() - start - stage1) / 60, 1)}
     print(json.dumps(minutes))
     if args.ship:

@@ -107,9 +107,10 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
     """Train and validation datasets and a fingerprint of the data they come from."""
     augment = train_augment() if cfg.augment else None
     size = cfg.input_size
+    types = {"type_weights": cfg.synthetic_type_weights()}
     if cfg.data == SYNTHETIC:
         train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, augment, cfg.cache,
-                                      cfg.render_workers)
+                                      cfg.render_workers, **types)
         train_fp = {"synthetic": {"n": cfg.synthetic_train, "seed": cfg.seed}}
         if cfg.val:
             val_records, skipped = list_records(cfg.val, split="test")
@@ -119,7 +120,7 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
         else:
             # Validation plates come from a seed no training epoch uses.
             val = SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None, cfg.cache,
-                                        cfg.render_workers)
+                                        cfg.render_workers, **types)
         return train, val, train_fp
     records, skipped = list_records(cfg.data)
     log(f"data {cfg.data}: {len(records)} plates; {skipped.summary()}")
@@ -134,7 +135,7 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
         train = ConcatDataset([train] * cfg.real_repeat)
     if cfg.mix_synthetic:
         train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment,
-                                                            cfg.cache, cfg.render_workers)])
+                                                            cfg.cache, cfg.render_workers, **types)])
     val = CropDataset(val_records, size, cache=cfg.cache)
     fingerprint = {"train": files_fingerprint(r.path for r in train_records),
                    "val": files_fingerprint(r.path for r in val_records),

@@ -47,6 +47,10 @@ def test_bad_parameters_are_clear_errors(tmp_path):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "e"), lr_schedule="linear"), progress=False)
     with pytest.raises(PlateOCRError, match="real_repeat must be"):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "f"), real_repeat=0), progress=False)
+    with pytest.raises(PlateOCRError, match="synthetic_types 'blue,purple'"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "g"), synthetic_types="blue,purple"), progress=False)
+    with pytest.raises(PlateOCRError, match="unknown training parameter"):
+        TrainConfig.from_dict({"epochs": 1, "epoch": 2})
     with pytest.raises(PlateOCRError, match="no CUDA"):
         if torch.cuda.is_available():
             raise PlateOCRError("no CUDA (skipped: this machine has one)")
@@ -72,6 +76,32 @@ def test_cosine_schedule_and_repeated_real_plates(tmp_path):
     assert len(train_set) == 3 * (len(list(SAMPLE_DIR.glob("*.jpg"))) - len(val_set))
     lrs = [h["lr"] for h in train(cfg, progress=False)["history"]]
     assert lrs[0] == cfg.lr and lrs[0] > lrs[1] > lrs[2] > 0
+
+
+def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path):
+    from plateocr.alphabet import PLATE_TYPES
+    from plateocr.train import build_datasets
+    cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "run"), mix_synthetic=60, synthetic_types="green,white")
+    mixed = build_datasets(cfg, log=lambda msg: None)[0].datasets[-1]
+    synthetic = build_datasets(TrainConfig(**{**cfg.to_dict(), "data": "synthetic", "synthetic_train": 60}),
+                               log=lambda msg: None)[0]
+    for dataset in (mixed, synthetic):
+        assert {PLATE_TYPES[dataset[i][2]] for i in range(len(dataset))} == {"green", "white"}
+
+
+def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
+    from plateocr import recipe
+    seen = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "type_loss_weight=0",
+                 "--set", "synthetic_types=blue,green"])
+    assert [c.type_loss_weight for c in seen] == [0, 0] and {c.synthetic_types for c in seen} == {"blue,green"}
+    assert seen[0].data == "synthetic" and seen[1].init_checkpoint == str(tmp_path / "pretrain" / "best.pt")
+    seen.clear()
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--pretrain-only"])
+    assert len(seen) == 1 and seen[0].type_loss_weight == TrainConfig().type_loss_weight
+    with pytest.raises(PlateOCRError, match="unknown training parameter"):
+        recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "epoch=3"])
 
 
 def test_same_parameters_give_identical_metrics(tmp_path):
