@@ -101,6 +101,16 @@ def test_clean_plates_have_the_standard_shapes_and_real_glyphs():
     assert (police[..., 0].astype(int) - police[..., 1] > 120).any()   # 警 is red
 
 
+def test_digits_and_letters_that_fonts_draw_unlike_plates_have_the_plate_shapes():
+    from plateocr.synth import _glyph
+    ink = {c: np.asarray(_glyph(c, 45, 90, "noto", 1)) > 128 for c in "13M"}
+    assert ink["3"][:6].mean(axis=0).max() == 1 and ink["3"][:6].any(axis=0).mean() > 0.8   # flat top bar
+    assert not ink["M"][-25:, 18:27].any()                   # the V of M stops above the baseline
+    assert ink["M"][:, :5].all() and ink["M"][:, -5:].all()   # upright sides
+    bar = ink["1"].any(axis=0)
+    assert ink["1"][:, bar].all() and bar.sum() < 15          # 1 is a plain bar
+
+
 def test_dataset_items_and_range():
     plates = SyntheticPlates(3, seed=5)
     image, label, kind = plates[2]
