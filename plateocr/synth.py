@@ -2,7 +2,8 @@
 
 Plates follow the GA 36 layouts (see ../shared/PLATE_FORMATS.md): blue 7-character, green
 new-energy 8-character (small- and large-car patterns), yellow (front and double-row rear), white
-警 and black 港/澳/使/领 plates. Glyphs come from the CJK fonts inside the `mplfonts` wheel; each
+警 and black 港/澳/使/领 plates. Glyphs come from the CJK fonts inside the `mplfonts` wheel (1, 3 and
+M are drawn in the plate font's own shapes, which no font shipped there has); each
 plate is drawn clean (`render_clean`, 1 px per mm) and then degraded like a CCPD crop
 (`synth_degrade.degrade`). Sample i of seed s is always the same image.
 
