@@ -16,6 +16,8 @@ from pathlib import Path
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .datasets import detect_layout
+from .errors import PlateOCRError
 from .train import train
 
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
@@ -65,7 +67,11 @@ def main(argv=None) -> int:
                         help="change a training parameter in both stages (for ablations)")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
     args = parser.parse_args(argv)
+    if args.ship and args.pretrain_only:
+        parser.error("--ship needs stage 2: drop --pretrain-only")
     out, changes = Path(args.out), parse_overrides(args.set)
+    if not args.pretrain_only:
+        detect_layout(args.real)   # a wrong path fails now, not after the 17-minute first stage
     start = time.time()
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
     stage = lambda params, **where: TrainConfig.from_dict({**params, **changes, **where, "seed": args.seed})
@@ -85,4 +91,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except PlateOCRError as error:   # a bad --set or data path: one line, as in the CLI
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
