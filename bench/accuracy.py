@@ -2,6 +2,7 @@
 
     python bench/accuracy.py --pretrained runs/pretrain/best.pt [--folds 5] [--data ../shared/data/plates_dev]
         [--set KEY=VALUE ...]   # fine-tuning changes for an ablation, as in python -m plateocr.recipe
+        [--predictions cv.csv]  # every held-out plate's label and readings, for error analysis
 
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
@@ -35,8 +36,19 @@ def write_manifest(records, path: Path) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["path", "label"])
-        w.writerows((r.path, r.label) for r in records)
+        w.writerows((Path(r.path).resolve(), r.label) for r in records)   # the manifest lives elsewhere
     return path
+
+
+def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict) -> None:
+    """One line per held-out plate: what each model and decoder read, beside the label."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["fold", "path", "label", "greedy", "constrained", "confidence",
+                    "synthetic_only_constrained"])
+        for g, c, s in zip(rows["greedy"], rows["constrained"], before["constrained"]):
+            w.writerow([fold_of[c["path"]], c["path"], c["label"], g["plate"], c["plate"],
+                        round(c["confidence"], 4), s["plate"]])
 
 
 def scores(rows) -> dict:
@@ -55,6 +67,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a fine-tuning parameter (ablations; the stage-1 checkpoint should match)")
+    parser.add_argument("--predictions", help="write each held-out plate's fold, label and readings to this CSV")
     args = parser.parse_args()
     changes = parse_overrides(args.set)
 
@@ -63,6 +76,7 @@ def main() -> int:
     random.Random(args.seed).shuffle(order)
     folds = [order[k::args.folds] for k in range(args.folds)]
     rows = {"greedy": [], "constrained": []}
+    fold_of = {}
     before = {"greedy": [], "constrained": []}
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="plateocr-cv-") as tmp:
@@ -72,6 +86,7 @@ def main() -> int:
             cfg = TrainConfig.from_dict({**FINETUNE, **changes, "data": str(manifest), "out": f"{tmp}/fold{k}",
                                          "init_checkpoint": args.pretrained, "seed": args.seed + k})
             train(cfg, progress=False)
+            fold_of.update((r.path, k) for r in held_out)
             for decoder in rows:
                 rows[decoder] += read_records(PlateReader.from_pretrained(f"{tmp}/fold{k}/{SHIPPED_STAGE2}", decoder), held_out)[0]
                 before[decoder] += read_records(PlateReader.from_pretrained(args.pretrained, decoder), held_out)[0]
@@ -87,6 +102,8 @@ def main() -> int:
                   f"{s['province_accuracy']:9.4f} {s['non_wan_accuracy']:8.4f}")
             prefix = "" if name == "fine-tuned" else "synthetic_only_"
             result.update({f"{prefix}{decoder}_{key}": round(v, 4) for key, v in s.items()})
+    if args.predictions:
+        write_predictions(Path(args.predictions), fold_of, rows, before)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -45,6 +45,8 @@ class TrainConfig:
     real_repeat: int = 1               # times each real training plate appears per epoch (small sets)
     type_loss_weight: float = 0.2      # weight of the plate-type head's loss beside CTC (0: recognition only)
     synthetic_types: str | None = None  # comma-separated plate types to render (default: all of them)
+    ema_decay: float = 0.0             # per-step decay of a moving average of the weights (0: off); the
+                                       # average is what is validated and saved as the model
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -66,6 +68,8 @@ class TrainConfig:
             raise PlateOCRError(f"real_repeat must be a positive integer, got {self.real_repeat!r}")
         if self.synthetic_types is not None:
             self.synthetic_type_weights()   # raises on an unknown type
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
         return self

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import ConcatDataset, DataLoader, Subset
 from tqdm.auto import tqdm
 
@@ -206,6 +207,21 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
+def weight_average(model, cfg: TrainConfig, resumed: dict | None):
+    """An exponential moving average of `model`'s weights and BatchNorm statistics, or None when off.
+
+    Weights averaged over the last ~1/(1-decay) steps smooth out the step-to-step noise of a small
+    batch; the average is what gets validated and saved.
+    """
+    if not cfg.ema_decay:
+        return None
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    if resumed is not None and "train_model" in resumed:
+        ema.module.load_state_dict(resumed["model"])
+        ema.n_averaged.fill_(resumed["ema_updates"])
+    return ema
+
+
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     """Train per `cfg`; writes best.pt, last.pt and metrics.json to cfg.out and returns the metrics."""
     cfg.validate()
@@ -258,7 +274,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         if saved_schedule != cfg.lr_schedule:
             raise PlateOCRError(f"--resume: {out / 'last.pt'} used lr_schedule {saved_schedule!r}, not "
                                 f"{cfg.lr_schedule!r}; resume with the same schedule")
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state.get("train_model", state["model"]))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if cfg.lr_schedule == "cosine":   # a run extended with a larger --epochs decays over the new total
@@ -266,6 +282,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         history, start_epoch, best_acc = list(state["history"]), state["epoch"] + 1, state["best_accuracy"]
         set_rng_state(state["rng"])
         log(f"resumed from {out / 'last.pt'} after epoch {state['epoch'] + 1}")
+    ema = weight_average(model, cfg, state if resume else None)
     if dist_env.world > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -308,6 +325,8 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             scaler.step(optimizer)
             scaler.update()
+            if ema is not None:
+                ema.update_parameters(model)
             n = len(batch.labels)
             loss_sum, seen = loss_sum + float(loss.detach()) * n, seen + n
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
@@ -316,7 +335,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             raise PlateOCRError(f"{int(bad)} of {int(seen + bad)} training images could not be read "
                                 f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
                                 + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
-        metrics = evaluate_model(ddp_model, val_loader, tokenizer, cfg.arch, device, dist_env)
+        metrics = evaluate_model(ddp_model if ema is None else ema.module, val_loader, tokenizer, cfg.arch, device, dist_env)
         lr_used = optimizer.param_groups[0]["lr"]
         if cfg.lr_schedule == "cosine":
             scheduler.step()
@@ -331,10 +350,13 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         improved = metrics["accuracy"] > best_acc
         best_acc = max(best_acc, metrics["accuracy"])
         if dist_env.main:
-            payload = {"arch": cfg.arch, "alphabet": tokenizer.alphabet, "model": model.state_dict(),
+            payload = {"arch": cfg.arch, "alphabet": tokenizer.alphabet,
+                       "model": (model if ema is None else ema.module).state_dict(),
                        "config": cfg.to_dict(), "optimizer": optimizer.state_dict(),
                        "scheduler": scheduler.state_dict(), "epoch": epoch, "best_accuracy": best_acc,
                        "history": history, "metrics": metrics, "rng": rng_state()}
+            if ema is not None:   # resuming needs the weights being trained, not only their average
+                payload.update(train_model=model.state_dict(), ema_updates=int(ema.n_averaged))
             if improved:
                 save_checkpoint(out / "best.pt", payload)
             save_checkpoint(out / "last.pt", payload)

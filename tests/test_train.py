@@ -49,6 +49,8 @@ def test_bad_parameters_are_clear_errors(tmp_path):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "f"), real_repeat=0), progress=False)
     with pytest.raises(PlateOCRError, match="synthetic_types 'blue,purple'"):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "g"), synthetic_types="blue,purple"), progress=False)
+    with pytest.raises(PlateOCRError, match="ema_decay must be"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "h"), ema_decay=1.0), progress=False)
     with pytest.raises(PlateOCRError, match="unknown training parameter"):
         TrainConfig.from_dict({"epochs": 1, "epoch": 2})
     with pytest.raises(PlateOCRError, match="no CUDA"):
@@ -57,8 +59,9 @@ def test_bad_parameters_are_clear_errors(tmp_path):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "d"), device="cuda"), progress=False)
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path):
-    common = dict(data=str(SAMPLE_DIR), batch_size=16, seed=5, threads=1)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_equals_an_uninterrupted_run(tmp_path, ema_decay):
+    common = dict(data=str(SAMPLE_DIR), batch_size=16, seed=5, threads=1, ema_decay=ema_decay)
     full = train(TrainConfig(out=str(tmp_path / "full"), epochs=2, **common), progress=False)
     train(TrainConfig(out=str(tmp_path / "split"), epochs=1, **common), progress=False)
     resumed = train(TrainConfig(out=str(tmp_path / "split"), epochs=2, **common), resume=True, progress=False)
@@ -66,6 +69,13 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+    trained = load_checkpoint(tmp_path / "split" / "last.pt").get("train_model")
+    if ema_decay:   # "model" is the average, saved beside the weights being trained
+        assert not torch.equal(trained["classifier.weight"], b["classifier.weight"])
+        assert PlateReader.from_pretrained(tmp_path / "split" / "last.pt").model.classifier.weight.equal(
+            b["classifier.weight"])
+    else:
+        assert trained is None
 
 
 def test_cosine_schedule_and_repeated_real_plates(tmp_path):
