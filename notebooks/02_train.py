@@ -37,7 +37,7 @@ mix_synthetic = 0            # synthetic plates added to each epoch of real data
 cache = False                # render/decode the training set once and keep it in RAM
 lr = 1e-3
 lr_schedule = "plateau"      # "plateau" (on validation accuracy) or "cosine"
-ema_decay = 0.0              # validate and save a moving average of the weights (e.g. 0.999); 0 = off
+ema_decay = 0.0              # validate and save a moving average of the weights (e.g. 0.999); 0: off
 overwrite = True             # this notebook's output_dir is its own: replace an earlier run
 
 # %%

@@ -11,16 +11,29 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def is_report_output(path: str) -> bool:
+    """Files `make reports` itself rewrites while it runs; its parameter files are inputs.
+
+    >>> is_report_output("reports/01_explore.html"), is_report_output("reports/params_full.yaml")
+    (True, False)
+    """
+    return path.startswith("reports/") and not path.endswith(".yaml")
+
+
 def git_state() -> dict:
-    """The commit of the repo holding this package and whether its tree has changes."""
+    """The commit of the repo holding this package and whether its code or parameters have changes.
+
+    Report outputs do not count: 01's outputs are already rewritten when 02 records its provenance.
+    """
     def git(*args):
         return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+                              timeout=10).stdout.rstrip()
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}
+    dirty = any(not is_report_output(path.split(" -> ")[-1].strip('"')) for path in changed)
     return {"git_commit": commit or None, "git_dirty": dirty if commit else None}
 
 
