@@ -335,7 +335,8 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             raise PlateOCRError(f"{int(bad)} of {int(seen + bad)} training images could not be read "
                                 f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
                                 + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
-        metrics = evaluate_model(ddp_model if ema is None else ema.module, val_loader, tokenizer, cfg.arch, device, dist_env)
+        validated = ddp_model if ema is None else ema.module
+        metrics = evaluate_model(validated, val_loader, tokenizer, cfg.arch, device, dist_env)
         lr_used = optimizer.param_groups[0]["lr"]
         if cfg.lr_schedule == "cosine":
             scheduler.step()
