@@ -67,9 +67,10 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, ema_decay):
     resumed = train(TrainConfig(out=str(tmp_path / "split"), epochs=2, **common), resume=True, progress=False)
     assert resumed["history"] == full["history"]
     a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
-    b = load_checkpoint(tmp_path / "split" / "last.pt")["model"]
+    split = load_checkpoint(tmp_path / "split" / "last.pt")
+    b = split["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
-    trained = load_checkpoint(tmp_path / "split" / "last.pt").get("train_model")
+    trained = split.get("train_model")
     if ema_decay:   # "model" is the average, saved beside the weights being trained
         assert not torch.equal(trained["classifier.weight"], b["classifier.weight"])
         assert PlateReader.from_pretrained(tmp_path / "split" / "last.pt").model.classifier.weight.equal(
