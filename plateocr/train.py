@@ -62,8 +62,13 @@ class Distributed:
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.device = device
-        if self.world > 1:
+        # Under torchrun (it sets MASTER_ADDR) even one process joins a group, so DDP runs as launched.
+        self.launched = self.world > 1 or "MASTER_ADDR" in os.environ
+        if self.launched:
             if device.type == "cuda":
+                if self.local_rank >= torch.cuda.device_count():
+                    raise PlateOCRError(f"local rank {self.local_rank} has no GPU: this node has "
+                                        f"{torch.cuda.device_count()}; start at most that many processes per node")
                 self.device = torch.device("cuda", self.local_rank)
                 torch.cuda.set_device(self.device)
             if not dist.is_initialized():
@@ -99,7 +104,7 @@ class Distributed:
             dist.barrier()
 
     def close(self):
-        if self.world > 1 and dist.is_initialized():
+        if self.launched and dist.is_initialized():
             dist.destroy_process_group()
 
 
@@ -237,6 +242,9 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed + dist_env.rank)
+    # Deterministic kernels on the CPU (same parameters, same metrics); put back afterwards so a later
+    # CUDA run in the same process does not warn about its non-deterministic CTC backward.
+    determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     amp_dtype = None
@@ -283,13 +291,14 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         set_rng_state(state["rng"])
         log(f"resumed from {out / 'last.pt'} after epoch {state['epoch'] + 1}")
     ema = weight_average(model, cfg, state if resume else None)
-    if dist_env.world > 1:
+    if dist_env.launched:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     else:
         ddp_model = model
     log(f"{cfg.arch}: {count_parameters(model) / 1e6:.2f} M parameters on {device} "
-        f"(world size {dist_env.world}); {len(train_set)} training and {len(val_set)} validation plates")
+        f"(world size {dist_env.world}{', DDP' if dist_env.launched else ''}); "
+        f"{len(train_set)} training and {len(val_set)} validation plates")
 
     collate = make_collate(tokenizer)
     val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
@@ -375,4 +384,5 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, out / "metrics.json")
     dist_env.close()
+    torch.use_deterministic_algorithms(determinism[0], warn_only=determinism[1])
     return result
