@@ -221,6 +221,8 @@ def weight_average(model, cfg: TrainConfig, resumed: dict | None):
     if not cfg.ema_decay:
         return None
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+    for rnn in (m for m in ema.modules() if isinstance(m, torch.nn.RNNBase)):
+        rnn.flatten_parameters()   # the deep copy breaks cuDNN's single weight buffer (a no-op on CPU)
     if resumed is not None and "train_model" in resumed:
         ema.module.load_state_dict(resumed["model"])
         ema.n_averaged.fill_(resumed["ema_updates"])
