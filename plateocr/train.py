@@ -62,8 +62,10 @@ class Distributed:
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         self.device = device
-        # Under torchrun (it sets MASTER_ADDR) even one process joins a group, so DDP runs as launched.
-        self.launched = self.world > 1 or "MASTER_ADDR" in os.environ
+        # Under torchrun (it sets all four) even one process joins a group, so DDP runs as launched;
+        # a stray MASTER_ADDR alone in a user's environment does not.
+        rendezvous = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+        self.launched = self.world > 1 or all(k in os.environ for k in rendezvous)
         if self.launched:
             if device.type == "cuda":
                 if self.local_rank >= torch.cuda.device_count():

@@ -181,3 +181,12 @@ def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch):
         monkeypatch.setenv(key, value)
     with pytest.raises(PlateOCRError, match="local rank 1 has no GPU: this node has 1"):
         Distributed(torch.device("cuda"))
+
+
+def test_a_stray_master_addr_does_not_start_a_process_group(monkeypatch):
+    from plateocr.train import Distributed
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MASTER_ADDR", "localhost")
+    env = Distributed(torch.device("cpu"))
+    assert not env.launched and env.world == 1 and not torch.distributed.is_initialized()
