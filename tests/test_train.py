@@ -13,7 +13,7 @@ from plateocr.checkpoint import load_checkpoint
 from plateocr.config import TrainConfig
 from plateocr.errors import PlateOCRError
 from plateocr.reader import PlateReader
-from plateocr.train import train
+from plateocr.train import Distributed, train
 from tests.conftest import REPO
 
 
@@ -175,7 +175,6 @@ def test_resume_works_after_a_kill_while_writing_the_checkpoint(tmp_path):
 
 
 def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch):
-    from plateocr.train import Distributed
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     for key, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "localhost"}.items():
         monkeypatch.setenv(key, value)
@@ -184,7 +183,6 @@ def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch):
 
 
 def test_a_stray_master_addr_does_not_start_a_process_group(monkeypatch):
-    from plateocr.train import Distributed
     for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("MASTER_ADDR", "localhost")
