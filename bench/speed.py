@@ -1,4 +1,4 @@
-"""CPU reading speed: the shipped compact model against the seed architecture, torch and ONNX.
+"""CPU reading speed: the shipped model against the seed architecture, torch and ONNX.
 
     python bench/speed.py [--checkpoint CKPT] [--threads 2] [--seconds 3]
 
@@ -60,30 +60,31 @@ def end_to_end(reader: PlateReader, folder: Path, workers: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="default: the shipped compact model")
+    parser.add_argument("--checkpoint", help="default: the shipped model")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--files", type=int, default=3000, help="crops in the end-to-end folder")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    compact = PlateReader.from_pretrained(args.checkpoint)
+    shipped = PlateReader.from_pretrained(args.checkpoint)
     seed_model = build_model("seed", Tokenizer().num_classes).eval()
     seed = PlateReader(seed_model, Tokenizer(), "seed", decoder="greedy")
     work = Path(tempfile.mkdtemp(prefix="plateocr-speed-"))
     try:
-        onnx_path = export_onnx(args.checkpoint, work / "compact.onnx")
+        onnx_path = export_onnx(args.checkpoint, work / "shipped.onnx")
         onnx = PlateReader.from_pretrained(onnx_path)
         onnx.onnx_session.get_session_options().intra_op_num_threads = args.threads
-        rows = {"compact (torch)": measure(compact, args.seconds), "compact (onnxruntime)": measure(onnx, args.seconds),
+        rows = {f"{shipped.arch} (torch)": measure(shipped, args.seconds),
+                f"{shipped.arch} (onnxruntime)": measure(onnx, args.seconds),
                 "seed (torch, random weights)": measure(seed, max(args.seconds, 5))}
         folder = work / "crops"
         folder.mkdir()
         sample = sorted(SAMPLE_DIR.glob("*.jpg"))
         for i in range(args.files):
             shutil.copy(sample[i % len(sample)], folder / f"{i:05d}.jpg")
-        e2e = {"end_to_end_plates_per_s": end_to_end(compact, folder, workers=0),
-               "end_to_end_plates_per_s_1_worker": end_to_end(compact, folder, workers=1),
+        e2e = {"end_to_end_plates_per_s": end_to_end(shipped, folder, workers=0),
+               "end_to_end_plates_per_s_1_worker": end_to_end(shipped, folder, workers=1),
                "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, workers=0)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -93,14 +94,14 @@ def main() -> int:
         print(f"{name:32s} {r['plates_per_s']:15.0f} {r['latency_ms_b1']:16.2f}")
     for name, v in e2e.items():
         print(f"{name:32s} {v:15.0f}")
-    c, s = rows["compact (torch)"], rows["seed (torch, random weights)"]
-    result = {"threads": args.threads, "plates_per_s": round(c["plates_per_s"], 1),
+    c, s = rows[f"{shipped.arch} (torch)"], rows["seed (torch, random weights)"]
+    result = {"arch": shipped.arch, "threads": args.threads, "plates_per_s": round(c["plates_per_s"], 1),
               "seed_plates_per_s": round(s["plates_per_s"], 1),
               "ratio": round(c["plates_per_s"] / s["plates_per_s"], 1),
               "ratio_vs_reference_77": round(c["plates_per_s"] / REFERENCE_SEED_PLATES_PER_S, 1),
               "latency_ms_b1": round(c["latency_ms_b1"], 2),
-              "onnx_plates_per_s": round(rows["compact (onnxruntime)"]["plates_per_s"], 1),
-              "onnx_latency_ms_b1": round(rows["compact (onnxruntime)"]["latency_ms_b1"], 2),
+              "onnx_plates_per_s": round(rows[f"{shipped.arch} (onnxruntime)"]["plates_per_s"], 1),
+              "onnx_latency_ms_b1": round(rows[f"{shipped.arch} (onnxruntime)"]["latency_ms_b1"], 2),
               **{k: round(v, 1) for k, v in e2e.items()}}
     print(json.dumps(result))
     return 0

@@ -19,7 +19,7 @@
 # # 02 · Train a plate recogniser
 #
 # One training run with the parameters below: the same `plateocr.train` that
-# `python -m plateocr train` runs. By default it trains the compact CRNN on synthetic plates only
+# `python -m plateocr train` runs. By default it trains the wide CRNN on synthetic plates only
 # and validates on real crops, which measures how well the synthetic plates transfer to real ones.
 # It writes `best.pt`, `last.pt` and `metrics.json` (with provenance) to `output_dir`.
 
@@ -28,7 +28,7 @@ data_dir = "synthetic"       # "synthetic", "sample", or a data path (see the RE
 val_dir = "sample"           # validation data; None splits 10 % off data_dir
 output_dir = "../runs/notebooks/02_train"
 checkpoint = None            # start from these weights (fine-tuning); None trains from scratch
-arch = "compact"
+arch = "wide"                # "wide" (the shipped model's), "compact" or "seed"
 epochs = 2
 batch_size = 64
 seed = 0

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a recogniser")
     t.add_argument("--data", required=True, help="data folder, CSV manifest, or 'synthetic'")
-    t.add_argument("--val", help="validation data (default: a 10%% split of --data)")
+    t.add_argument("--val", help="validation data (default: a 10%% split of --data; 'synthetic': held-out "
+                   "synthetic plates, so all of --data trains)")
     t.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.json")
     t.add_argument("--arch", choices=tuple(ARCHS), default=defaults.arch)
     t.add_argument("--epochs", type=int, default=defaults.epochs)

@@ -20,7 +20,7 @@ class TrainConfig:
     data: str = SYNTHETIC
     val: str | None = None
     out: str = "runs/latest"
-    arch: str = "compact"
+    arch: str = "wide"
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3

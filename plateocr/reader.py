@@ -3,7 +3,7 @@
 The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates through it.
 
 >>> from plateocr import SAMPLE_DIR
->>> reader = PlateReader.from_pretrained()                    # the shipped compact model
+>>> reader = PlateReader.from_pretrained()                    # the shipped model
 >>> result = reader.read(SAMPLE_DIR / "浙D911SY.jpg")
 >>> result.plate, result.plate_type
 ('浙D911SY', 'blue')
@@ -27,7 +27,7 @@ from .errors import CheckpointError, ImageError, PlateOCRError
 from .images import load_image, prepare_crop
 from .models import ARCH_INPUT_SIZE, build_model
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "compact.pt"
+DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide.pt"
 DECODERS = ("constrained", "greedy")
 
 

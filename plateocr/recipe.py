@@ -4,7 +4,7 @@
 
 Stage 1 never sees a real plate: balanced provinces and every plate type from the renderer.
 Stage 2 fine-tunes on real crops with synthetic plates mixed into every epoch, so the 30 rarely
-photographed provinces are not forgotten. The result is copied to plateocr/weights/compact.pt.
+photographed provinces are not forgotten. The result is copied to plateocr/weights/wide.pt.
 """
 from __future__ import annotations
 
@@ -21,15 +21,17 @@ from .errors import PlateOCRError
 from .train import train
 
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
-PRETRAIN = dict(data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, cache=True,
+# The wide CRNN: 0.9569 cross-validated where the compact one reads 0.9386, at about the same
+# wall time per epoch on 2 cores (augmentation and data handling, not the convs, dominate there).
+PRETRAIN = dict(arch="wide", data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, cache=True,
                 batch_size=32, lr=2e-3, lr_schedule="cosine", threads=2)
 # Stage 2: the few real plates are repeated (each copy augmented afresh) so they are not drowned by
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
-FINETUNE = dict(epochs=30, real_repeat=4, mix_synthetic=2_000, cache=True, batch_size=32, lr=1e-3,
+FINETUNE = dict(arch="wide", epochs=30, real_repeat=4, mix_synthetic=2_000, cache=True, batch_size=32, lr=1e-3,
                 lr_schedule="cosine", threads=2)
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
-SHIPPED = Path(__file__).parent / "weights" / "compact.pt"
+SHIPPED = Path(__file__).parent / "weights" / "wide.pt"
 
 
 def slim(checkpoint: Path, out: Path) -> Path:

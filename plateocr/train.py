@@ -1,6 +1,6 @@
 """The training loop: one process, or many under torchrun (DDP), on CPU or CUDA.
 
-    python -m plateocr train --data PATH --out DIR [--arch compact|seed] [--epochs N] [--resume]
+    python -m plateocr train --data PATH --out DIR [--arch wide|compact|seed] [--epochs N] [--resume]
     torchrun --nproc_per_node=N -m plateocr train ...
 """
 from __future__ import annotations
@@ -116,23 +116,27 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
     augment = train_augment() if cfg.augment else None
     size = cfg.input_size
     types = {"type_weights": cfg.synthetic_type_weights()}
+    # Held-out synthetic plates come from a seed no training epoch uses.
+    synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None, cfg.cache,
+                                                  cfg.render_workers, **types)
     if cfg.data == SYNTHETIC:
         train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, augment, cfg.cache,
                                       cfg.render_workers, **types)
         train_fp = {"synthetic": {"n": cfg.synthetic_train, "seed": cfg.seed}}
-        if cfg.val:
+        if cfg.val and cfg.val != SYNTHETIC:
             val_records, skipped = list_records(cfg.val, split="test")
             log(f"validation data {cfg.val}: {len(val_records)} plates; {skipped.summary()}")
             val = CropDataset(val_records, size, cache=cfg.cache)
             train_fp["val"] = files_fingerprint(r.path for r in val_records)
         else:
-            # Validation plates come from a seed no training epoch uses.
-            val = SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None, cfg.cache,
-                                        cfg.render_workers, **types)
+            val = synthetic_val()
         return train, val, train_fp
     records, skipped = list_records(cfg.data)
     log(f"data {cfg.data}: {len(records)} plates; {skipped.summary()}")
-    if cfg.val:
+    if cfg.val == SYNTHETIC:
+        # Every real plate trains; worth it when they are few and nothing is picked on validation.
+        train_records, val_records = records, []
+    elif cfg.val:
         train_records = records
         val_records, val_skipped = list_records(cfg.val, split="test")
         log(f"validation data {cfg.val}: {len(val_records)} plates; {val_skipped.summary()}")
@@ -144,9 +148,9 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
     if cfg.mix_synthetic:
         train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment,
                                                             cfg.cache, cfg.render_workers, **types)])
-    val = CropDataset(val_records, size, cache=cfg.cache)
+    val = CropDataset(val_records, size, cache=cfg.cache) if val_records else synthetic_val()
     fingerprint = {"train": files_fingerprint(r.path for r in train_records),
-                   "val": files_fingerprint(r.path for r in val_records),
+                   "val": files_fingerprint(r.path for r in val_records) if val_records else SYNTHETIC,
                    "skipped": len(skipped), "mix_synthetic": cfg.mix_synthetic}
     return train, val, fingerprint
 

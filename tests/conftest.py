@@ -26,6 +26,6 @@ def tiny_run(tmp_path_factory):
     from plateocr.config import TrainConfig
     from plateocr.train import train
     out = tmp_path_factory.mktemp("tiny_run")
-    cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(out), epochs=2, batch_size=16, seed=1)
+    cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(out), arch="compact", epochs=2, batch_size=16, seed=1)
     result = train(cfg, progress=False)
     return out, result

@@ -5,7 +5,7 @@ from plateocr.errors import PlateOCRError
 from plateocr.models import ARCH_INPUT_SIZE, build_model, count_parameters
 
 
-@pytest.mark.parametrize("arch", ["compact", "seed"])
+@pytest.mark.parametrize("arch", ["compact", "wide", "seed"])
 def test_output_shapes(arch):
     model = build_model(arch, num_classes=77).eval()
     images = torch.randint(0, 256, (3, 3, *ARCH_INPUT_SIZE[arch]), dtype=torch.uint8)
@@ -17,7 +17,8 @@ def test_output_shapes(arch):
 
 
 def test_sizes():
-    assert count_parameters(build_model("compact", 77)) <= 2_000_000
+    assert count_parameters(build_model("compact", 77)) <= 400_000
+    assert count_parameters(build_model("compact", 77)) < count_parameters(build_model("wide", 77)) <= 2_000_000
     assert 30e6 < count_parameters(build_model("seed", 77)) < 40e6
 
 

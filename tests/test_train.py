@@ -90,6 +90,16 @@ def test_cosine_schedule_and_repeated_real_plates(tmp_path):
     assert lrs[0] == cfg.lr and lrs[0] > lrs[1] > lrs[2] > 0
 
 
+def test_synthetic_validation_lets_every_real_plate_train(tmp_path):
+    from plateocr.datasets import SyntheticPlateDataset
+    from plateocr.train import build_datasets
+    cfg = TrainConfig(data=str(SAMPLE_DIR), val="synthetic", synthetic_val=20, out=str(tmp_path / "run"))
+    train_set, val_set, fingerprint = build_datasets(cfg, log=lambda msg: None)
+    assert len(train_set) == len(list(SAMPLE_DIR.glob("*.jpg")))
+    assert isinstance(val_set, SyntheticPlateDataset) and len(val_set) == 20
+    assert fingerprint["val"] == "synthetic"
+
+
 def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path):
     from plateocr.alphabet import PLATE_TYPES
     from plateocr.train import build_datasets
