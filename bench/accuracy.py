@@ -3,6 +3,7 @@
     python bench/accuracy.py --pretrained runs/pretrain/best.pt [--folds 5] [--data ../shared/data/plates_dev]
         [--set KEY=VALUE ...]   # fine-tuning changes for an ablation, as in python -m plateocr.recipe
         [--predictions cv.csv]  # every held-out plate's label and readings, for error analysis
+        [--train-fraction 0.5]  # fine-tune on part of each fold's training plates (a learning curve)
 
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
@@ -68,7 +69,11 @@ def main() -> int:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a fine-tuning parameter (ablations; the stage-1 checkpoint should match)")
     parser.add_argument("--predictions", help="write each held-out plate's fold, label and readings to this CSV")
+    parser.add_argument("--train-fraction", type=float, default=1.0,
+                        help="fine-tune on this share of each fold's training plates; held-out folds stay whole")
     args = parser.parse_args()
+    if not 0 < args.train_fraction <= 1:
+        parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     changes = parse_overrides(args.set)
 
     records, _ = list_records(args.data)
@@ -82,6 +87,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="plateocr-cv-") as tmp:
         for k, held_out in enumerate(folds):
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
+            rest = rest[:round(args.train_fraction * len(rest))]   # already shuffled: a random subset
             manifest = write_manifest(rest, Path(tmp) / f"train_{k}.csv")
             cfg = TrainConfig.from_dict({**FINETUNE, **changes, "data": str(manifest), "out": f"{tmp}/fold{k}",
                                          "init_checkpoint": args.pretrained, "seed": args.seed + k})
@@ -93,7 +99,7 @@ def main() -> int:
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(held_out)} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
     result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
-              "changes": changes}
+              "changes": changes, "train_fraction": args.train_fraction}
     print(f"{'':28s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
     for name, table in (("synthetic only", before), ("fine-tuned", rows)):
         for decoder, r in table.items():
