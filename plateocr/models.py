@@ -53,9 +53,9 @@ class CompactCRNN(nn.Module):
         self.type_head = nn.Linear(c4, num_types)
 
     def forward(self, images: torch.Tensor):
-        f = self.features(normalise(images))              # B, 96, 2, T
+        f = self.features(normalise(images))              # B, c4, 2, T
         b, c, h, t = f.shape
-        seq = f.reshape(b, c * h, t).permute(2, 0, 1)     # T, B, 192
+        seq = f.reshape(b, c * h, t).permute(2, 0, 1)     # T, B, 2 · c4
         seq, _ = self.rnn(seq)
         log_probs = self.classifier(seq).log_softmax(-1)
         type_logits = self.type_head(f.mean(dim=(2, 3)))
