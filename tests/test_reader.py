@@ -73,3 +73,18 @@ def test_import_is_light():
             "'evaluate', 'nbformat') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_default_model_is_the_recipes_slim_shipped_checkpoint():
+    from plateocr.checkpoint import load_checkpoint
+    from plateocr.reader import DEFAULT_CHECKPOINT
+    from plateocr.recipe import FINETUNE, SHIPPED
+    assert DEFAULT_CHECKPOINT == SHIPPED and SHIPPED.stat().st_size <= 10_000_000
+    shipped = load_checkpoint(SHIPPED)
+    assert shipped["arch"] == FINETUNE["arch"] and "optimizer" not in shipped
+    reader = PlateReader.from_pretrained()
+    assert reader.arch == FINETUNE["arch"]
+    # The bundled sample is part of the real set it was fine-tuned on: a wrong or stage-1 file misreads it.
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))
+    correct = sum(r.plate == f.stem for r, f in zip(reader.read(files), files))
+    assert correct >= 0.95 * len(files)
