@@ -21,8 +21,8 @@ PROVINCES = list("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤�
 ALPHABETS = list("ABCDEFGHJKLMNPQRSTUVWXYZO")
 ADS = list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789O")
 NO_CHARACTER = "O"   # the last entry of each table: "no character", never the letter O
-# 3:1 is near a single-row plate's 440:140 mm and exactly the compact and wide models' 96x32 input, so the
-# later resize only scales.
+# 3:1 is near a single-row plate's 440:140 mm and exactly the compact and wide models' 96x32
+# input, so the later resize only scales.
 CROP_SIZE = (192, 64)
 
 

@@ -18,6 +18,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .datasets import detect_layout
 from .errors import PlateOCRError
+from .reader import DEFAULT_CHECKPOINT
 from .train import train
 
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
@@ -31,7 +32,7 @@ FINETUNE = dict(arch="wide", epochs=30, real_repeat=4, mix_synthetic=2_000, cach
                 lr_schedule="cosine", threads=2)
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
-SHIPPED = Path(__file__).parent / "weights" / "wide.pt"
+SHIPPED = DEFAULT_CHECKPOINT   # what --ship writes is what evaluate, predict and PlateReader read
 
 
 def slim(checkpoint: Path, out: Path) -> Path:
