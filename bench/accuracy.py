@@ -1,28 +1,36 @@
 """Cross-validated real-plate accuracy of the training recipe on plates_dev.
 
     python bench/accuracy.py --pretrained runs/pretrain/best.pt [--folds 5] [--data ../shared/data/plates_dev]
+    python bench/accuracy.py --pretrained runs/recipe/pretrain_wide/best.pt runs/recipe/pretrain_sharp/best.pt
+                                # several stage-1 checkpoints: each is fine-tuned, the ensemble is scored
         [--set KEY=VALUE ...]   # fine-tuning changes for an ablation, as in python -m plateocr.recipe
         [--predictions cv.csv]  # every held-out plate's label and readings, for error analysis
         [--train-fraction 0.5]  # fine-tune on part of each fold's training plates (a learning curve)
+        [--keep DIR]            # keep the fine-tuned fold checkpoints (for later analysis)
+        [--jobs 10]             # run the fine-tunings at once in separate processes (many cores or a GPU)
 
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
-model) and scored with greedy and with plate-grammar-constrained decoding. Prints a table and, as
-its last line, one JSON object.
+model; with several stage-1 checkpoints, each member is fine-tuned and they are read as one
+ensemble) and scored with greedy and with plate-grammar-constrained decoding. Prints a table and,
+as its last line, one JSON object.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import multiprocessing
 import random
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
+from plateocr.checkpoint import join_checkpoints, load_checkpoint  # noqa: E402
 from plateocr.config import TrainConfig  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
@@ -41,15 +49,16 @@ def write_manifest(records, path: Path) -> Path:
     return path
 
 
-def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict) -> None:
+def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, members: list[list]) -> None:
     """One line per held-out plate: what each model and decoder read, beside the label."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["fold", "path", "label", "greedy", "constrained", "confidence",
-                    "synthetic_only_constrained"])
-        for g, c, s in zip(rows["greedy"], rows["constrained"], before["constrained"]):
+        w.writerow(["fold", "path", "label", "greedy", "constrained", "confidence", "synthetic_only_constrained"]
+                   + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")])
+        for i, (g, c, s) in enumerate(zip(rows["greedy"], rows["constrained"], before["constrained"])):
             w.writerow([fold_of[c["path"]], c["path"], c["label"], g["plate"], c["plate"],
-                        round(c["confidence"], 4), s["plate"]])
+                        round(c["confidence"], 4), s["plate"]]
+                       + [v for m in members for v in (m[i]["plate"], round(m[i]["confidence"], 4))])
 
 
 def scores(rows) -> dict:
@@ -60,9 +69,23 @@ def scores(rows) -> dict:
             "non_wan_accuracy": sum(p == r for p, r in rare) / max(1, len(rare)), "non_wan_n": len(rare)}
 
 
+def fine_tune(job) -> str:
+    """One member fine-tuned without one fold (a process-pool task); returns its checkpoint's path."""
+    manifest, stage1, arch, changes, seed, out = job
+    cfg = TrainConfig.from_dict({**FINETUNE, **changes, "arch": arch, "data": manifest, "out": out,
+                                 "init_checkpoint": stage1, "seed": seed})
+    train(cfg, progress=False)
+    return f"{out}/{SHIPPED_STAGE2}"
+
+
+def as_one_model(payloads: list[dict]) -> dict:
+    return payloads[0] if len(payloads) == 1 else join_checkpoints(payloads)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrained", required=True, help="stage-1 (synthetic) checkpoint")
+    parser.add_argument("--pretrained", required=True, nargs="+",
+                        help="stage-1 (synthetic) checkpoint; several: fine-tune each and read them as an ensemble")
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
@@ -71,7 +94,12 @@ def main() -> int:
     parser.add_argument("--predictions", help="write each held-out plate's fold, label and readings to this CSV")
     parser.add_argument("--train-fraction", type=float, default=1.0,
                         help="fine-tune on this share of each fold's training plates; held-out folds stay whole")
+    parser.add_argument("--keep", metavar="DIR", help="keep each fold's fine-tuned checkpoints in DIR/foldK_memberI")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="fine-tunings (folds × members) run at once, each in its own process (many cores or a GPU)")
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     if not 0 < args.train_fraction <= 1:
         parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     changes = parse_overrides(args.set)
@@ -81,35 +109,49 @@ def main() -> int:
     random.Random(args.seed).shuffle(order)
     folds = [order[k::args.folds] for k in range(args.folds)]
     rows = {"greedy": [], "constrained": []}
-    fold_of = {}
     before = {"greedy": [], "constrained": []}
+    members = [[] for _ in args.pretrained] if len(args.pretrained) > 1 else []
+    fold_of = {r.path: k for k, fold in enumerate(folds) for r in fold}
     start = time.time()
+    stage1 = [load_checkpoint(p) for p in args.pretrained]
     with tempfile.TemporaryDirectory(prefix="plateocr-cv-") as tmp:
-        for k, held_out in enumerate(folds):
+        runs = Path(args.keep) if args.keep else Path(tmp)
+        jobs = []   # every (fold, member) fine-tuning; the same seed for a fold's members
+        for k in range(args.folds):
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
             rest = rest[:round(args.train_fraction * len(rest))]   # already shuffled: a random subset
-            manifest = write_manifest(rest, Path(tmp) / f"train_{k}.csv")
-            cfg = TrainConfig.from_dict({**FINETUNE, **changes, "data": str(manifest), "out": f"{tmp}/fold{k}",
-                                         "init_checkpoint": args.pretrained, "seed": args.seed + k})
-            train(cfg, progress=False)
-            fold_of.update((r.path, k) for r in held_out)
+            manifest = str(write_manifest(rest, Path(tmp) / f"train_{k}.csv"))
+            jobs += [(manifest, path, model["arch"], changes, args.seed + k, str(runs / f"fold{k}_member{i}"))
+                     for i, (path, model) in enumerate(zip(args.pretrained, stage1))]
+        if args.jobs == 1:
+            tuned_paths = list(map(fine_tune, jobs))
+        else:   # spawn: each fine-tuning runs in a fresh interpreter with its own torch threads
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                tuned_paths = list(pool.map(fine_tune, jobs))
+        for k, held_out in enumerate(folds):
+            tuned = [load_checkpoint(p) for p in tuned_paths[k * len(stage1):(k + 1) * len(stage1)]]
+            read = lambda payload, decoder: read_records(PlateReader.from_checkpoint(payload, decoder), held_out)[0]
             for decoder in rows:
-                rows[decoder] += read_records(PlateReader.from_pretrained(f"{tmp}/fold{k}/{SHIPPED_STAGE2}", decoder), held_out)[0]
-                before[decoder] += read_records(PlateReader.from_pretrained(args.pretrained, decoder), held_out)[0]
+                rows[decoder] += read(as_one_model(tuned), decoder)
+                before[decoder] += read(as_one_model(stage1), decoder)
+            for mine, member in zip(members, tuned):
+                mine += read(member, "constrained")
             fold = scores(rows["constrained"][-len(held_out):])
-            print(f"fold {k + 1}/{args.folds}: {len(held_out)} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
+            print(f"fold {k + 1}/{args.folds}: {len(folds[k])} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
     result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
               "changes": changes, "train_fraction": args.train_fraction}
     print(f"{'':28s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
-    for name, table in (("synthetic only", before), ("fine-tuned", rows)):
+    tables = [("synthetic only", "synthetic_only_", before), ("fine-tuned", "", rows)]
+    tables += [(f"member {i} ({model['arch']})", f"member{i}_", {"constrained": m})
+               for i, (model, m) in enumerate(zip(stage1, members))]
+    for name, prefix, table in tables:
         for decoder, r in table.items():
             s = scores(r)
             print(f"{name + ' / ' + decoder:28s} {s['accuracy']:8.4f} {s['cer']:8.4f} "
                   f"{s['province_accuracy']:9.4f} {s['non_wan_accuracy']:8.4f}")
-            prefix = "" if name == "fine-tuned" else "synthetic_only_"
             result.update({f"{prefix}{decoder}_{key}": round(v, 4) for key, v in s.items()})
     if args.predictions:
-        write_predictions(Path(args.predictions), fold_of, rows, before)
+        write_predictions(Path(args.predictions), fold_of, rows, before, members)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError
-from .models import ARCHS
+from .errors import CheckpointError, PlateOCRError
+from .models import ENSEMBLE_SEPARATOR, arch_members
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "arch", "alphabet", "model", "config")
@@ -67,6 +67,31 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if payload["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format {payload['format_version']}, this plateocr "
                               f"reads format {FORMAT_VERSION}")
-    if payload["arch"] not in ARCHS:
-        raise CheckpointError(f"{path} was made with unknown arch {payload['arch']!r}")
+    try:
+        arch_members(payload["arch"])
+    except PlateOCRError:
+        raise CheckpointError(f"{path} was made with unknown arch {payload['arch']!r}") from None
     return payload
+
+
+def join_checkpoints(members: list[dict]) -> dict:
+    """One ensemble checkpoint (read as models.EnsembleCRNN) from trained single-arch checkpoints.
+
+    The members' state_dicts sit side by side under `members.K.`; their configs and metrics are kept
+    in order, so each member's training stays on record.
+    """
+    if len(members) < 2:
+        raise CheckpointError(f"an ensemble needs at least two members, got {len(members)}")
+    if any(ENSEMBLE_SEPARATOR in m["arch"] for m in members):
+        raise CheckpointError("an ensemble's members must be single models, not ensembles")
+    if len({m["alphabet"] for m in members}) > 1:
+        raise CheckpointError("the ensemble's members were trained on different alphabets")
+    arch = ENSEMBLE_SEPARATOR.join(m["arch"] for m in members)
+    try:
+        arch_members(arch)
+    except PlateOCRError as exc:
+        raise CheckpointError(str(exc)) from None
+    return {"arch": arch, "alphabet": members[0]["alphabet"],
+            "model": {f"members.{k}.{name}": t for k, m in enumerate(members) for name, t in m["model"].items()},
+            "config": {"members": [m["config"] for m in members]},
+            "metrics": {"members": [m.get("metrics", {}) for m in members]}}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from .errors import PlateOCRError
-from .models import ARCH_INPUT_SIZE
+from .models import ARCH_INPUT_SIZE, ENSEMBLE_SEPARATOR, input_size
 
 SYNTHETIC = "synthetic"   # data path meaning "render plates on the fly"
 LR_SCHEDULES = ("plateau", "cosine")
@@ -50,9 +50,12 @@ class TrainConfig:
 
     @property
     def input_size(self) -> tuple[int, int]:
-        return ARCH_INPUT_SIZE[self.arch]
+        return input_size(self.arch)
 
     def validate(self) -> "TrainConfig":
+        if ENSEMBLE_SEPARATOR in self.arch:
+            raise PlateOCRError(f"arch {self.arch!r} is an ensemble: train each member, then join them "
+                                f"(python -m plateocr.recipe does both)")
         if self.arch not in ARCH_INPUT_SIZE:
             raise PlateOCRError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCH_INPUT_SIZE)}")
         for name in ("epochs", "batch_size", "synthetic_train", "synthetic_val"):

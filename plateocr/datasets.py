@@ -253,6 +253,15 @@ class CropDataset(Dataset):
         return image, rec.label, PLATE_TYPES.index(rec.plate_type)
 
 
+def _stack_rendered(items):
+    """One stacked tensor per batch: workers hand tensors over by file descriptor, one each.
+
+    A module-level function, so worker processes started by spawn (macOS, Windows, a process
+    pool) can unpickle it.
+    """
+    return torch.stack([i[0] for i in items]), [i[1] for i in items], [i[2] for i in items]
+
+
 class SyntheticPlateDataset(Dataset):
     """Rendered plates prepared like real crops.
 
@@ -274,9 +283,7 @@ class SyntheticPlateDataset(Dataset):
     def _render_pool(self, workers: int):
         from torch.utils.data import DataLoader
         augment, self.augment = self.augment, None
-        # One stacked tensor per batch: workers hand tensors over by file descriptor, one each.
-        stack = lambda items: (torch.stack([i[0] for i in items]), [i[1] for i in items], [i[2] for i in items])
-        batches = list(DataLoader(self, batch_size=256, num_workers=workers, collate_fn=stack))
+        batches = list(DataLoader(self, batch_size=256, num_workers=workers, collate_fn=_stack_rendered))
         self.augment = augment
         return (torch.cat([b[0] for b in batches]), [l for b in batches for l in b[1]],
                 [t for b in batches for t in b[2]])

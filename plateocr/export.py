@@ -13,7 +13,7 @@ import torch
 
 from .alphabet import Tokenizer
 from .errors import CheckpointError, PlateOCRError
-from .models import ARCH_INPUT_SIZE
+from .models import arch_members
 
 OPSET = 17
 
@@ -62,8 +62,9 @@ def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: in
     except Exception as exc:
         raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
     meta = session.get_modelmeta().custom_metadata_map
-    if "plateocr_arch" not in meta or meta["plateocr_arch"] not in ARCH_INPUT_SIZE:
+    if "plateocr_arch" not in meta:
         raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
+    arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
     return PlateReader(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
                        float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
                        source=str(path))

@@ -12,12 +12,14 @@ feeds raw pixels.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from .alphabet import PLATE_TYPES
 
-ARCH_INPUT_SIZE = {"compact": (32, 96), "wide": (32, 96), "seed": (32, 128)}
+ARCH_INPUT_SIZE = {"compact": (32, 96), "wide": (32, 96), "sharp": (32, 96), "seed": (32, 128)}
 
 
 def conv_bn(c_in: int, c_out: int, stride=1) -> nn.Sequential:
@@ -39,13 +41,16 @@ class CompactCRNN(nn.Module):
     """
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES), hidden: int = 64,
-                 channels: tuple[int, int, int, int] = (16, 32, 64, 96)):
+                 channels: tuple[int, int, int, int] = (16, 32, 64, 96), full_width_stem: bool = False):
         super().__init__()
         c1, c2, c3, c4 = channels
+        # full_width_stem: the first two convs see every column (16 × 96, then 8 × 48) and the width
+        # halves a stage later; same output grid, ~1.35x the conv cost.
+        stem_stride, third_pool = ((2, 1), 2) if full_width_stem else (2, (2, 1))
         self.features = nn.Sequential(
-            conv_bn(3, c1, 2),                                     # 16 × 48
-            conv_bn(c1, c2), nn.MaxPool2d(2),                      # 8 × 24
-            conv_bn(c2, c3), nn.MaxPool2d((2, 1)),                 # 4 × 24
+            conv_bn(3, c1, stem_stride),                           # 16 × 48 (16 × 96)
+            conv_bn(c1, c2), nn.MaxPool2d(2),                      # 8 × 24 (8 × 48)
+            conv_bn(c2, c3), nn.MaxPool2d(third_pool),             # 4 × 24
             conv_bn(c3, c4), conv_bn(c4, c4), nn.MaxPool2d((2, 1)),  # 2 × 24
         )
         self.rnn = nn.LSTM(2 * c4, hidden, bidirectional=True)
@@ -72,6 +77,17 @@ class WideCRNN(CompactCRNN):
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
         super().__init__(num_classes, num_types, hidden=128, channels=(32, 64, 128, 160))
+
+
+class SharpCRNN(CompactCRNN):
+    """The wide CRNN with a full-width stem: its first convs see all 96 columns.
+
+    Real crops are often only ~94 × 24 pixels, so a character is ~10 columns wide; the wide CRNN's
+    strided first conv halves that before any feature sees the strokes that tell D from 0 or B from 8.
+    """
+
+    def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
+        super().__init__(num_classes, num_types, hidden=128, channels=(16, 48, 128, 160), full_width_stem=True)
 
 
 class ResidualBlock(nn.Module):
@@ -115,14 +131,60 @@ class SeedCRNN(nn.Module):
         return log_probs, self.type_head(f.mean(dim=(2, 3)))
 
 
-ARCHS = {"compact": CompactCRNN, "wide": WideCRNN, "seed": SeedCRNN}
+class EnsembleCRNN(nn.Module):
+    """Several trained CRNNs read as one: the mean of their per-frame character probabilities.
+
+    Members must share the input size and the CTC step count (wide and sharp: 32 × 96, 24 steps),
+    so each frame looks at the same columns; averaging probabilities (not log-probabilities) keeps a
+    character one member is sure of when the other hesitates. The output is what a single CRNN
+    returns, so decoding, confidence and ONNX export work unchanged. Its arch name joins the
+    members' with "+".
+    """
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, images: torch.Tensor):
+        outputs = [member(images) for member in self.members]
+        log_n = math.log(len(outputs))
+        log_probs = torch.stack([lp for lp, _ in outputs]).logsumexp(0) - log_n
+        type_log_probs = torch.stack([t.log_softmax(-1) for _, t in outputs]).logsumexp(0) - log_n
+        return log_probs, type_log_probs
+
+
+ARCHS = {"compact": CompactCRNN, "wide": WideCRNN, "sharp": SharpCRNN, "seed": SeedCRNN}
+ENSEMBLE_SEPARATOR = "+"
+
+
+def arch_members(arch: str) -> list[str]:
+    """The single archs an arch name is made of ("wide+sharp" -> ["wide", "sharp"]).
+
+    >>> arch_members("wide+sharp"), arch_members("compact")
+    (['wide', 'sharp'], ['compact'])
+    """
+    members = arch.split(ENSEMBLE_SEPARATOR)
+    unknown = [m for m in members if m not in ARCHS]
+    if unknown:
+        from .errors import PlateOCRError
+        raise PlateOCRError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}, or join several with "
+                            f"{ENSEMBLE_SEPARATOR!r}")
+    if len(members) > 1 and len({ARCH_INPUT_SIZE[m] for m in members}) > 1:
+        from .errors import PlateOCRError
+        raise PlateOCRError(f"ensemble {arch!r}: its members read different input sizes")
+    return members
+
+
+def input_size(arch: str) -> tuple[int, int]:
+    """(height, width) of the crops an arch (or an ensemble of archs) reads."""
+    return ARCH_INPUT_SIZE[arch_members(arch)[0]]
 
 
 def build_model(arch: str, num_classes: int) -> nn.Module:
-    """A fresh model of the named arch ("compact", "wide" or "seed")."""
-    if arch not in ARCHS:
-        from .errors import PlateOCRError
-        raise PlateOCRError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}")
+    """A fresh model of the named arch ("compact", "wide", "sharp", "seed", or members joined by "+")."""
+    members = arch_members(arch)
+    if len(members) > 1:
+        return EnsembleCRNN([ARCHS[m](num_classes) for m in members])
     return ARCHS[arch](num_classes)
 
 

@@ -25,7 +25,7 @@ from .checkpoint import load_checkpoint
 from .decoding import decode_constrained, decode_greedy
 from .errors import CheckpointError, ImageError, PlateOCRError
 from .images import load_image, prepare_crop
-from .models import ARCH_INPUT_SIZE, build_model
+from .models import build_model, input_size
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide.pt"
 DECODERS = ("constrained", "greedy")
@@ -77,7 +77,7 @@ class PlateReader:
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         self.model, self.tokenizer, self.arch = model, tokenizer, arch
-        self.input_size = ARCH_INPUT_SIZE[arch]
+        self.input_size = input_size(arch)
         self.decoder, self.temperature, self.device = decoder, temperature, torch.device(device)
         self.onnx_session, self.source = onnx_session, source
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .datasets import detect_layout
 from .errors import PlateOCRError
@@ -35,11 +35,21 @@ SHIPPED_STAGE2 = "last.pt"
 SHIPPED = DEFAULT_CHECKPOINT   # what --ship writes is what evaluate, predict and PlateReader read
 
 
-def slim(checkpoint: Path, out: Path) -> Path:
-    """Keep what reading needs (weights, config, alphabet, metrics), not the optimizer state."""
+def slim_payload(checkpoint: Path) -> dict:
+    """What reading needs (weights, config, alphabet, metrics), not the optimizer state."""
     full = load_checkpoint(checkpoint)
-    keep = {k: full[k] for k in ("arch", "alphabet", "model", "config", "metrics", "history", "epoch")}
-    return save_checkpoint(out, keep)
+    return {k: full[k] for k in ("arch", "alphabet", "model", "config", "metrics", "history", "epoch")}
+
+
+def slim(checkpoint: Path, out: Path) -> Path:
+    return save_checkpoint(out, slim_payload(checkpoint))
+
+
+def ship(checkpoints: list[Path], out: Path) -> Path:
+    """The slim checkpoint of one model, or the ensemble of several (read as the mean of their probabilities)."""
+    if len(checkpoints) == 1:
+        return slim(checkpoints[0], out)
+    return save_checkpoint(out, join_checkpoints([slim_payload(c) for c in checkpoints]))
 
 
 def parse_overrides(pairs) -> dict:
@@ -69,26 +79,37 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a training parameter in both stages (for ablations)")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
+    parser.add_argument("--members", metavar="ARCH,ARCH",
+                        help="train each of these archs through both stages and ship them as one ensemble "
+                             "(e.g. wide,sharp: about twice the training time)")
     args = parser.parse_args(argv)
     if args.ship and args.pretrain_only:
         parser.error("--ship needs stage 2: drop --pretrain-only")
     out, changes = Path(args.out), parse_overrides(args.set)
     if not args.pretrain_only:
         detect_layout(args.real)   # a wrong path fails now, not after the 17-minute first stage
+    # One member: the recipe's own arch in out/pretrain and out/finetune; several: out/pretrain_ARCH, ...
+    members = [{"arch": a.strip()} for a in args.members.split(",")] if args.members else [{}]
+    folder = lambda stage, member: out / (f"{stage}_{member['arch']}" if len(members) > 1 else stage)
+    stage = lambda params, member, **where: TrainConfig.from_dict(
+        {**params, **changes, **member, **where, "seed": args.seed})
+    for member in members:
+        stage(PRETRAIN, member).validate()   # a bad arch or --set fails now, not after a first stage
     start = time.time()
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
-    stage = lambda params, **where: TrainConfig.from_dict({**params, **changes, **where, "seed": args.seed})
-    train(stage(PRETRAIN, out=str(out / "pretrain")), overwrite=True, progress=False)
+    for member in members:
+        train(stage(PRETRAIN, member, out=str(folder("pretrain", member))), overwrite=True, progress=False)
     stage1 = time.time() - start
     if args.pretrain_only:
         print(json.dumps({"pretrain_min": round(stage1 / 60, 1)}))
         return 0
-    train(stage(FINETUNE, data=args.real, out=str(out / "finetune"), init_checkpoint=str(out / "pretrain" / "best.pt")),
-          overwrite=True, progress=False)
+    for member in members:
+        train(stage(FINETUNE, member, data=args.real, out=str(folder("finetune", member)),
+                    init_checkpoint=str(folder("pretrain", member) / "best.pt")), overwrite=True, progress=False)
     minutes = {"pretrain_min": round(stage1 / 60, 1), "finetune_min": round((time.time() - start - stage1) / 60, 1)}
     print(json.dumps(minutes))
     if args.ship:
-        slim(out / "finetune" / SHIPPED_STAGE2, SHIPPED)
+        ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], SHIPPED)
         print(f"shipped {SHIPPED} ({SHIPPED.stat().st_size / 1e6:.1f} MB)")
     return 0
 

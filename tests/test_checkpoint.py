@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from plateocr.alphabet import Tokenizer
-from plateocr.checkpoint import load_checkpoint, save_checkpoint
+from plateocr.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
 from plateocr.errors import CheckpointError
 from plateocr.models import build_model
 from plateocr.reader import PlateReader
@@ -34,6 +34,30 @@ def test_a_checkpoint_decodes_with_its_own_alphabet(tmp_path):
     reader = PlateReader.from_pretrained(path)
     assert reader.tokenizer.alphabet == "皖AB0123456789"
     assert reader.model.classifier.out_features == 3 + 13
+
+
+def test_joined_members_read_as_one_ensemble_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    members = [payload("wide"), payload("sharp")]
+    path = save_checkpoint(tmp_path / "ensemble.pt", join_checkpoints(members))
+    ensemble = PlateReader.from_pretrained(path)
+    assert ensemble.arch == "wide+sharp" and load_checkpoint(path)["config"] == {"members": [{"arch": "wide"},
+                                                                                           {"arch": "sharp"}]}
+    images = torch.randint(0, 256, (2, 3, 32, 96), dtype=torch.uint8)
+    mean = sum(PlateReader.from_checkpoint(m).forward(images)[0].exp() for m in members) / 2
+    assert torch.allclose(ensemble.forward(images)[0].exp(), mean, atol=1e-6)
+
+
+def test_members_that_cannot_be_joined_are_refused():
+    with pytest.raises(CheckpointError, match="at least two members"):
+        join_checkpoints([payload("wide")])
+    with pytest.raises(CheckpointError, match="different alphabets"):
+        join_checkpoints([payload("wide"), payload("sharp", alphabet="皖AB0123456789")])
+    with pytest.raises(CheckpointError, match="different input sizes"):
+        join_checkpoints([payload("wide"), payload("seed")])
+    nested = {**join_checkpoints([payload("wide"), payload("sharp")])}
+    with pytest.raises(CheckpointError, match="single models"):
+        join_checkpoints([nested, payload("wide")])
 
 
 def test_weights_for_another_arch_are_refused(tmp_path):

@@ -1,6 +1,8 @@
 """Every data layout loads the right labels; bad files and labels are reported, never trained on."""
 import csv
+import multiprocessing
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import torch
@@ -8,11 +10,21 @@ import torch
 from plateocr import SAMPLE_DIR
 from plateocr.alphabet import Tokenizer, is_valid_plate
 from plateocr.datasets import (BadSample, CropDataset, detect_layout, list_records, make_collate,
-                               split_records)
+                               SyntheticPlateDataset, split_records)
 from plateocr.errors import PlateOCRError
 from tests.conftest import CCPD_RAW
 
 SAMPLE = sorted(SAMPLE_DIR.glob("*.jpg"))
+
+
+def _render_cached_pool(n: int) -> int:
+    return len(SyntheticPlateDataset(n, (32, 96), seed=0, cache=True, workers=1))
+
+
+def test_a_cached_synthetic_set_renders_inside_a_spawned_process():
+    """bench/accuracy.py --jobs fine-tunes in spawned processes, whose render workers must start too."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert list(pool.map(_render_cached_pool, [8])) == [8]
 
 
 def test_label_named_folder():

@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from plateocr.errors import PlateOCRError
-from plateocr.models import ARCH_INPUT_SIZE, build_model, count_parameters
+from plateocr.models import ARCH_INPUT_SIZE, EnsembleCRNN, build_model, count_parameters, input_size
 
 
-@pytest.mark.parametrize("arch", ["compact", "wide", "seed"])
+@pytest.mark.parametrize("arch", ["compact", "wide", "sharp", "seed"])
 def test_output_shapes(arch):
     model = build_model(arch, num_classes=77).eval()
     images = torch.randint(0, 256, (3, 3, *ARCH_INPUT_SIZE[arch]), dtype=torch.uint8)
@@ -19,9 +19,35 @@ def test_output_shapes(arch):
 def test_sizes():
     assert count_parameters(build_model("compact", 77)) <= 400_000
     assert count_parameters(build_model("compact", 77)) < count_parameters(build_model("wide", 77)) <= 2_000_000
+    assert count_parameters(build_model("compact", 77)) < count_parameters(build_model("sharp", 77)) <= 2_000_000
     assert 30e6 < count_parameters(build_model("seed", 77)) < 40e6
 
 
 def test_unknown_arch_is_a_clear_error():
     with pytest.raises(PlateOCRError, match="unknown arch"):
         build_model("resnet", 77)
+    with pytest.raises(PlateOCRError, match="unknown arch 'wide\\+resnet'"):
+        build_model("wide+resnet", 77)
+    with pytest.raises(PlateOCRError, match="different input sizes"):
+        build_model("wide+seed", 77)
+
+
+def test_the_sharp_stem_keeps_every_column_the_wide_one_halves():
+    wide, sharp = build_model("wide", 77), build_model("sharp", 77)
+    images = torch.randint(0, 256, (1, 3, *ARCH_INPUT_SIZE["sharp"]), dtype=torch.uint8)
+    assert wide.features[0](images.float()).shape[-1] == 48
+    assert sharp.features[0](images.float()).shape[-1] == 96
+    assert wide(images)[0].shape == sharp(images)[0].shape   # same CTC steps: they can be ensembled
+
+
+def test_an_ensemble_reads_the_mean_of_its_members_probabilities():
+    torch.manual_seed(0)
+    ensemble = build_model("wide+sharp", 77).eval()
+    wide, sharp = ensemble.members
+    assert isinstance(ensemble, EnsembleCRNN) and input_size("wide+sharp") == ARCH_INPUT_SIZE["wide"]
+    images = torch.randint(0, 256, (4, 3, *input_size("wide+sharp")), dtype=torch.uint8)
+    with torch.no_grad():
+        log_probs, type_log_probs = ensemble(images)
+        expected = (wide(images)[0].exp() + sharp(images)[0].exp()) / 2
+    assert torch.allclose(log_probs.exp(), expected, atol=1e-6)
+    assert torch.allclose(type_log_probs.exp().sum(-1), torch.ones(4), atol=1e-5)

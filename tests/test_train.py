@@ -4,11 +4,13 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from plateocr import SAMPLE_DIR
+from plateocr.alphabet import Tokenizer
 from plateocr.checkpoint import load_checkpoint
 from plateocr.config import TrainConfig
 from plateocr.errors import PlateOCRError
@@ -39,6 +41,8 @@ def test_an_earlier_run_is_not_overwritten(tiny_run):
 def test_bad_parameters_are_clear_errors(tmp_path):
     with pytest.raises(PlateOCRError, match="unknown arch"):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "a"), arch="vgg"), progress=False)
+    with pytest.raises(PlateOCRError, match="is an ensemble: train each member"):
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "i"), arch="wide+sharp"), progress=False)
     with pytest.raises(PlateOCRError, match="epochs must be a positive"):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "b"), epochs=-1), progress=False)
     with pytest.raises(PlateOCRError, match="does not exist"):
@@ -124,6 +128,30 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
     assert len(seen) == 1 and seen[0].type_loss_weight == TrainConfig().type_loss_weight
     with pytest.raises(PlateOCRError, match="unknown training parameter"):
         recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "epoch=3"])
+
+
+def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_path, monkeypatch):
+    from plateocr import recipe
+    from plateocr.checkpoint import save_checkpoint
+    from plateocr.models import build_model
+    seen = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide,sharp"])
+    assert [(c.arch, Path(c.out).name) for c in seen] == [("wide", "pretrain_wide"), ("sharp", "pretrain_sharp"),
+                                                         ("wide", "finetune_wide"), ("sharp", "finetune_sharp")]
+    assert seen[3].init_checkpoint == str(tmp_path / "pretrain_sharp" / "best.pt")
+    seen.clear()
+    with pytest.raises(PlateOCRError, match="unknown arch 'vgg'"):   # before any stage trains
+        recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide,vgg"])
+    assert seen == []
+    tok = Tokenizer()
+    trained = [save_checkpoint(tmp_path / f"{arch}.pt", {
+        "arch": arch, "alphabet": tok.alphabet, "model": build_model(arch, tok.num_classes).state_dict(),
+        "config": {"arch": arch}, "metrics": {}, "history": [], "epoch": 1, "optimizer": {"state": {}}})
+        for arch in ("wide", "sharp")]
+    shipped = recipe.ship(trained, tmp_path / "shipped.pt")
+    assert PlateReader.from_pretrained(shipped).arch == "wide+sharp"
+    assert "optimizer" not in torch.load(shipped, weights_only=True)
 
 
 def test_same_parameters_give_identical_metrics(tmp_path):
