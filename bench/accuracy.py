@@ -12,8 +12,9 @@
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
 model; with several stage-1 checkpoints, each member is fine-tuned and they are read as one
-ensemble) and scored with greedy and with plate-grammar-constrained decoding. Prints a table and,
-as its last line, one JSON object.
+ensemble) and scored with greedy and with plate-grammar-constrained decoding, the latter also with
+test-time augmentation (`constrained_shift`, see plateocr.tta). Prints a table and, as its last
+line, one JSON object.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, parse_overrides  # noqa: E
 from plateocr.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# How each model is read: (decoder, test-time augmentation); the rows of the table.
+READINGS = {"greedy": ("greedy", "none"), "constrained": ("constrained", "none"),
+            "constrained_shift": ("constrained", "shift")}
 
 
 def write_manifest(records, path: Path) -> Path:
@@ -53,11 +57,13 @@ def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, membe
     """One line per held-out plate: what each model and decoder read, beside the label."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["fold", "path", "label", "greedy", "constrained", "confidence", "synthetic_only_constrained"]
+        w.writerow(["fold", "path", "label", "greedy", "constrained", "confidence", "constrained_shift",
+                    "synthetic_only_constrained"]
                    + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")])
-        for i, (g, c, s) in enumerate(zip(rows["greedy"], rows["constrained"], before["constrained"])):
+        for i, (g, c, t, s) in enumerate(zip(rows["greedy"], rows["constrained"], rows["constrained_shift"],
+                                             before["constrained"])):
             w.writerow([fold_of[c["path"]], c["path"], c["label"], g["plate"], c["plate"],
-                        round(c["confidence"], 4), s["plate"]]
+                        round(c["confidence"], 4), t["plate"], s["plate"]]
                        + [v for m in members for v in (m[i]["plate"], round(m[i]["confidence"], 4))])
 
 
@@ -82,6 +88,11 @@ def as_one_model(payloads: list[dict]) -> dict:
     return payloads[0] if len(payloads) == 1 else join_checkpoints(payloads)
 
 
+def read(payload: dict, reading: str, records) -> list[dict]:
+    decoder, tta = READINGS[reading]
+    return read_records(PlateReader.from_checkpoint(payload, decoder, tta=tta), records)[0]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pretrained", required=True, nargs="+",
@@ -96,7 +107,8 @@ def main() -> int:
                         help="fine-tune on this share of each fold's training plates; held-out folds stay whole")
     parser.add_argument("--keep", metavar="DIR", help="keep each fold's fine-tuned checkpoints in DIR/foldK_memberI")
     parser.add_argument("--jobs", type=int, default=1,
-                        help="fine-tunings (folds × members) run at once, each in its own process (many cores or a GPU)")
+                        help="fine-tunings (folds × members) run at once, each in its own process "
+                             "(many cores or a GPU)")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
@@ -108,8 +120,8 @@ def main() -> int:
     order = list(records)
     random.Random(args.seed).shuffle(order)
     folds = [order[k::args.folds] for k in range(args.folds)]
-    rows = {"greedy": [], "constrained": []}
-    before = {"greedy": [], "constrained": []}
+    rows = {name: [] for name in READINGS}
+    before = {name: [] for name in READINGS}
     members = [[] for _ in args.pretrained] if len(args.pretrained) > 1 else []
     fold_of = {r.path: k for k, fold in enumerate(folds) for r in fold}
     start = time.time()
@@ -130,26 +142,25 @@ def main() -> int:
                 tuned_paths = list(pool.map(fine_tune, jobs))
         for k, held_out in enumerate(folds):
             tuned = [load_checkpoint(p) for p in tuned_paths[k * len(stage1):(k + 1) * len(stage1)]]
-            read = lambda payload, decoder: read_records(PlateReader.from_checkpoint(payload, decoder), held_out)[0]
-            for decoder in rows:
-                rows[decoder] += read(as_one_model(tuned), decoder)
-                before[decoder] += read(as_one_model(stage1), decoder)
+            for reading in rows:
+                rows[reading] += read(as_one_model(tuned), reading, held_out)
+                before[reading] += read(as_one_model(stage1), reading, held_out)
             for mine, member in zip(members, tuned):
-                mine += read(member, "constrained")
+                mine += read(member, "constrained", held_out)
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(folds[k])} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
     result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
               "changes": changes, "train_fraction": args.train_fraction}
-    print(f"{'':28s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
+    print(f"{'':34s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
     tables = [("synthetic only", "synthetic_only_", before), ("fine-tuned", "", rows)]
     tables += [(f"member {i} ({model['arch']})", f"member{i}_", {"constrained": m})
                for i, (model, m) in enumerate(zip(stage1, members))]
     for name, prefix, table in tables:
-        for decoder, r in table.items():
+        for reading, r in table.items():
             s = scores(r)
-            print(f"{name + ' / ' + decoder:28s} {s['accuracy']:8.4f} {s['cer']:8.4f} "
+            print(f"{name + ' / ' + reading:34s} {s['accuracy']:8.4f} {s['cer']:8.4f} "
                   f"{s['province_accuracy']:9.4f} {s['non_wan_accuracy']:8.4f}")
-            result.update({f"{prefix}{decoder}_{key}": round(v, 4) for key, v in s.items()})
+            result.update({f"{prefix}{reading}_{key}": round(v, 4) for key, v in s.items()})
     if args.predictions:
         write_predictions(Path(args.predictions), fold_of, rows, before, members)
     print(json.dumps(result, ensure_ascii=False))

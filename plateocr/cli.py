@@ -10,9 +10,13 @@ from .errors import PlateOCRError
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
+    from .reader import DEFAULT_TTA
+    from .tta import TTA_SHIFTS
     p.add_argument("--checkpoint", help="checkpoint .pt (default: the pretrained model shipped in the repo)")
     p.add_argument("--onnx", help="read with onnxruntime from this exported .onnx file")
     p.add_argument("--decoder", choices=("constrained", "greedy"), default="constrained")
+    p.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=DEFAULT_TTA,
+                   help="test-time augmentation: also read shifted views and average them (about 3x slower)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
 
@@ -81,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _reader(args):
     from .reader import PlateReader
-    return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder)
+    return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder, tta=args.tta)
 
 
 def cmd_train(args) -> int:

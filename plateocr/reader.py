@@ -26,9 +26,11 @@ from .decoding import decode_constrained, decode_greedy
 from .errors import CheckpointError, ImageError, PlateOCRError
 from .images import load_image, prepare_crop
 from .models import build_model, input_size
+from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide.pt"
 DECODERS = ("constrained", "greedy")
+DEFAULT_TTA = "none"   # what from_pretrained and the CLI read with (see plateocr.tta)
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,11 @@ class PlateReader:
     """Reads plate crops with a trained model (torch checkpoint or ONNX file)."""
 
     def __init__(self, model, tokenizer: Tokenizer, arch: str, decoder: str = "constrained",
-                 temperature: float = 1.0, device: str = "cpu", onnx_session=None, source: str = ""):
+                 temperature: float = 1.0, device: str = "cpu", onnx_session=None, source: str = "",
+                 tta: str = "none"):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
+        self.tta = check_tta(tta)
         self.model, self.tokenizer, self.arch = model, tokenizer, arch
         self.input_size = input_size(arch)
         self.decoder, self.temperature, self.device = decoder, temperature, torch.device(device)
@@ -83,7 +87,7 @@ class PlateReader:
 
     @classmethod
     def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
-                        source: str = "") -> "PlateReader":
+                        source: str = "", tta: str = DEFAULT_TTA) -> "PlateReader":
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
         try:
@@ -93,29 +97,32 @@ class PlateReader:
                                   f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
         model.to(device).eval()
         return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
-                   device, source=source)
+                   device, source=source, tta=tta)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
-                        device: str = "cpu") -> "PlateReader":
+                        device: str = "cpu", tta: str = DEFAULT_TTA) -> "PlateReader":
         """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx)."""
         path = Path(path) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
             from .export import load_onnx_reader
-            return load_onnx_reader(path, decoder)
+            return load_onnx_reader(path, decoder, tta=tta)
         if not path.is_file() and path == DEFAULT_CHECKPOINT:
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
-        return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path))
+        return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta)
 
     # -- model and decoding -------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(T, B, C) log-probabilities and (B, K) type logits for a uint8 batch (B, 3, H, W)."""
+        """(T, B, C) log-probabilities and (B, K) type logits for a uint8 batch (B, 3, H, W);
+        with test-time augmentation, their average over the views."""
+        views = view_batch(images, self.tta)
         if self.onnx_session is not None:
-            log_probs, type_logits = self.onnx_session.run(None, {"images": images.numpy()})
-            return torch.from_numpy(log_probs), torch.from_numpy(type_logits)
-        with torch.inference_mode():
-            log_probs, type_logits = self.model(images.to(self.device))
-        return log_probs.float().cpu(), type_logits.float().cpu()
+            log_probs, type_logits = map(torch.from_numpy, self.onnx_session.run(None, {"images": views.numpy()}))
+        else:
+            with torch.inference_mode():
+                log_probs, type_logits = self.model(views.to(self.device))
+            log_probs, type_logits = log_probs.float().cpu(), type_logits.float().cpu()
+        return average_views(log_probs, type_logits, len(TTA_SHIFTS[self.tta]))
 
     def decode(self, log_probs: torch.Tensor, type_logits: torch.Tensor, paths=None) -> list[PlateResult]:
         decode = decode_constrained if self.decoder == "constrained" else decode_greedy

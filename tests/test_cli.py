@@ -39,6 +39,13 @@ def test_predict_prints_path_plate_confidence(tiny_run):
         assert p == str(path) and 0.0 <= float(conf) <= 1.0
 
 
+def test_predict_with_test_time_augmentation_and_a_bad_choice():
+    proc = cli("predict", "--tta", "shift", FILES[0])
+    assert proc.stdout.split("\t")[1] == FILES[0].stem
+    bad = cli("predict", "--tta", "flip", FILES[0], check=False)
+    assert bad.returncode == 2 and "invalid choice: 'flip'" in bad.stderr
+
+
 def test_predict_json_and_folders(tiny_run):
     out, _ = tiny_run
     proc = cli("predict", "--json", "--checkpoint", out / "best.pt", SAMPLE_DIR)
