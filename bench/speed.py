@@ -1,6 +1,6 @@
 """CPU reading speed: the shipped model against the seed architecture, torch and ONNX.
 
-    python bench/speed.py [--checkpoint CKPT] [--threads 2] [--seconds 3]
+    python bench/speed.py [--checkpoint CKPT] [--threads 2] [--seconds 3] [--tta shift|none]
 
 Prints a table and, as its last line, one JSON object. Decoding (plate-grammar constrained) is
 included in every timing; `end_to_end_*` also includes JPEG decoding from a folder of crops.
@@ -24,6 +24,8 @@ from plateocr.alphabet import Tokenizer  # noqa: E402
 from plateocr.export import export_onnx  # noqa: E402
 from plateocr.images import load_image, prepare_crop  # noqa: E402
 from plateocr.models import build_model  # noqa: E402
+from plateocr.reader import DEFAULT_TTA  # noqa: E402
+from plateocr.tta import TTA_SHIFTS  # noqa: E402
 
 # The issue's measurements of the original notebook's model and of LPRNet on this machine.
 REFERENCE_SEED_PLATES_PER_S = 77.0
@@ -67,16 +69,18 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--files", type=int, default=3000, help="crops in the end-to-end folder")
+    parser.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=DEFAULT_TTA,
+                        help="test-time augmentation of the shipped model's readers (the seed's reads once)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    shipped = PlateReader.from_pretrained(args.checkpoint)
+    shipped = PlateReader.from_pretrained(args.checkpoint, tta=args.tta)
     seed_model = build_model("seed", Tokenizer().num_classes).eval()
     seed = PlateReader(seed_model, Tokenizer(), "seed", decoder="greedy")
     work = Path(tempfile.mkdtemp(prefix="plateocr-speed-"))
     try:
         onnx_path = export_onnx(args.checkpoint, work / "shipped.onnx")
-        onnx = PlateReader.from_pretrained(onnx_path)
+        onnx = PlateReader.from_pretrained(onnx_path, tta=args.tta)
         onnx.onnx_session.get_session_options().intra_op_num_threads = args.threads
         rows = {f"{shipped.arch} (torch)": measure(shipped, args.seconds),
                 f"{shipped.arch} (onnxruntime)": measure(onnx, args.seconds),
@@ -98,7 +102,7 @@ def main() -> int:
     for name, v in e2e.items():
         print(f"{name:32s} {v:15.0f}")
     c, s = rows[f"{shipped.arch} (torch)"], rows["seed (torch, random weights)"]
-    result = {"arch": shipped.arch, "threads": args.threads, "plates_per_s": round(c["plates_per_s"], 1),
+    result = {"arch": shipped.arch, "tta": args.tta, "threads": args.threads, "plates_per_s": round(c["plates_per_s"], 1),
               "seed_plates_per_s": round(s["plates_per_s"], 1),
               "ratio": round(c["plates_per_s"] / s["plates_per_s"], 1),
               "ratio_vs_reference_77": round(c["plates_per_s"] / REFERENCE_SEED_PLATES_PER_S, 1),
