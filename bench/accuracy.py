@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
-from plateocr.checkpoint import join_checkpoints, load_checkpoint  # noqa: E402
+from plateocr.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 from plateocr.config import TrainConfig  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
@@ -84,10 +84,6 @@ def fine_tune(job) -> str:
     return f"{out}/{SHIPPED_STAGE2}"
 
 
-def as_one_model(payloads: list[dict]) -> dict:
-    return payloads[0] if len(payloads) == 1 else join_checkpoints(payloads)
-
-
 def read(payload: dict, reading: str, records) -> list[dict]:
     decoder, tta = READINGS[reading]
     return read_records(PlateReader.from_checkpoint(payload, decoder, tta=tta), records)[0]
@@ -126,6 +122,7 @@ def main() -> int:
     fold_of = {r.path: k for k, fold in enumerate(folds) for r in fold}
     start = time.time()
     stage1 = [load_checkpoint(p) for p in args.pretrained]
+    synthetic_only = as_one_model(stage1)
     with tempfile.TemporaryDirectory(prefix="plateocr-cv-") as tmp:
         runs = Path(args.keep) if args.keep else Path(tmp)
         jobs = []   # every (fold, member) fine-tuning; the same seed for a fold's members
@@ -142,9 +139,10 @@ def main() -> int:
                 tuned_paths = list(pool.map(fine_tune, jobs))
         for k, held_out in enumerate(folds):
             tuned = [load_checkpoint(p) for p in tuned_paths[k * len(stage1):(k + 1) * len(stage1)]]
+            fine_tuned = as_one_model(tuned)
             for reading in rows:
-                rows[reading] += read(as_one_model(tuned), reading, held_out)
-                before[reading] += read(as_one_model(stage1), reading, held_out)
+                rows[reading] += read(fine_tuned, reading, held_out)
+                before[reading] += read(synthetic_only, reading, held_out)
             for mine, member in zip(members, tuned):
                 mine += read(member, "constrained", held_out)
             fold = scores(rows["constrained"][-len(held_out):])

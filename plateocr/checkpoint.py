@@ -74,6 +74,11 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return payload
 
 
+def as_one_model(checkpoints: list[dict]) -> dict:
+    """The checkpoint itself when there is one, else the ensemble of them (join_checkpoints)."""
+    return checkpoints[0] if len(checkpoints) == 1 else join_checkpoints(checkpoints)
+
+
 def join_checkpoints(members: list[dict]) -> dict:
     """One ensemble checkpoint (read as models.EnsembleCRNN) from trained single-arch checkpoints.
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .alphabet import PLATE_TYPES
+from .errors import PlateOCRError
 
 ARCH_INPUT_SIZE = {"compact": (32, 96), "wide": (32, 96), "sharp": (32, 96), "seed": (32, 128)}
 
@@ -170,11 +171,9 @@ def arch_members(arch: str) -> list[str]:
     members = arch.split(ENSEMBLE_SEPARATOR)
     unknown = [m for m in members if m not in ARCHS]
     if unknown:
-        from .errors import PlateOCRError
         raise PlateOCRError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}, or join several with "
                             f"{ENSEMBLE_SEPARATOR!r}")
     if len(members) > 1 and len({ARCH_INPUT_SIZE[m] for m in members}) > 1:
-        from .errors import PlateOCRError
         raise PlateOCRError(f"ensemble {arch!r}: its members read different input sizes")
     return members
 

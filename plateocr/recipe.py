@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
+from .checkpoint import as_one_model, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .datasets import detect_layout
 from .errors import PlateOCRError
@@ -41,15 +41,9 @@ def slim_payload(checkpoint: Path) -> dict:
     return {k: full[k] for k in ("arch", "alphabet", "model", "config", "metrics", "history", "epoch")}
 
 
-def slim(checkpoint: Path, out: Path) -> Path:
-    return save_checkpoint(out, slim_payload(checkpoint))
-
-
 def ship(checkpoints: list[Path], out: Path) -> Path:
     """The slim checkpoint of one model, or the ensemble of several (read as the mean of their probabilities)."""
-    if len(checkpoints) == 1:
-        return slim(checkpoints[0], out)
-    return save_checkpoint(out, join_checkpoints([slim_payload(c) for c in checkpoints]))
+    return save_checkpoint(out, as_one_model([slim_payload(c) for c in checkpoints]))
 
 
 def parse_overrides(pairs) -> dict:
