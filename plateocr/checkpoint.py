@@ -100,3 +100,20 @@ def join_checkpoints(members: list[dict]) -> dict:
             "model": {f"members.{k}.{name}": t for k, m in enumerate(members) for name, t in m["model"].items()},
             "config": {"members": [m["config"] for m in members]},
             "metrics": {"members": [m.get("metrics", {}) for m in members]}}
+
+
+def member_checkpoint(payload: dict, arch: str) -> dict:
+    """The single model of `arch` from a checkpoint: the checkpoint itself, or that member of an ensemble.
+
+    Lets a run fine-tune from the shipped ensemble (`train --arch sharp --init ...` takes its sharp member).
+    """
+    members = arch_members(payload["arch"])
+    if arch not in members:
+        raise CheckpointError(f"the checkpoint is a {payload['arch']} model, with no {arch} model in it")
+    if len(members) == 1:
+        return payload
+    k = members.index(arch)
+    prefix = f"members.{k}."
+    return {**payload, "arch": arch, "config": payload["config"]["members"][k],
+            "metrics": payload.get("metrics", {}).get("members", [{}] * len(members))[k],
+            "model": {name[len(prefix):]: t for name, t in payload["model"].items() if name.startswith(prefix)}}

@@ -225,9 +225,8 @@ class CropDataset(Dataset):
     Items are (uint8 image 3×H×W, label, plate-type id) or a BadSample.
     """
 
-    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], augment=None,
-                 cache: bool = False):
-        self.records, self.input_size, self.augment = list(records), tuple(input_size), augment
+    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False):
+        self.records, self.input_size = list(records), tuple(input_size)
         self._cache = [self._decode(i) for i in range(len(self.records))] if cache else None
 
     def __len__(self):
@@ -247,8 +246,6 @@ class CropDataset(Dataset):
         image = self._cache[i] if self._cache is not None else self._decode(i)
         if isinstance(image, BadSample):
             return image
-        if self.augment is not None:
-            image = self.augment(image)
         rec = self.records[i]
         return image, rec.label, PLATE_TYPES.index(rec.plate_type)
 
@@ -266,14 +263,14 @@ class SyntheticPlateDataset(Dataset):
     """Rendered plates prepared like real crops.
 
     Without `cache`, each epoch renders fresh plates (`set_epoch` moves the seed). With `cache`,
-    a fixed pool is rendered once, in `workers` processes, and re-augmented every epoch: rendering
-    costs more than a training step on a CPU.
+    a fixed pool is rendered once, in `workers` processes, and augmented afresh every epoch by the
+    training loop: rendering costs more than a training step on a CPU.
     """
 
-    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, augment=None,
-                 cache: bool = False, workers: int = 0, **synth_kwargs):
+    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, cache: bool = False,
+                 workers: int = 0, **synth_kwargs):
         from .synth import SyntheticPlates
-        self.n, self.input_size, self.seed, self.augment = n, tuple(input_size), seed, augment
+        self.n, self.input_size, self.seed = n, tuple(input_size), seed
         self.synth_kwargs = synth_kwargs
         self._plates = SyntheticPlates(n, seed, **synth_kwargs)
         self._pool = None
@@ -282,9 +279,7 @@ class SyntheticPlateDataset(Dataset):
 
     def _render_pool(self, workers: int):
         from torch.utils.data import DataLoader
-        augment, self.augment = self.augment, None
         batches = list(DataLoader(self, batch_size=256, num_workers=workers, collate_fn=_stack_rendered))
-        self.augment = augment
         return (torch.cat([b[0] for b in batches]), [l for b in batches for l in b[1]],
                 [t for b in batches for t in b[2]])
 
@@ -303,8 +298,6 @@ class SyntheticPlateDataset(Dataset):
             image, label, plate_type = self._plates[i]
             crop = torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
             type_id = PLATE_TYPES.index(plate_type)
-        if self.augment is not None:
-            crop = self.augment(crop)
         return crop, label, type_id
 
 

@@ -25,11 +25,11 @@ from .train import train
 # The wide CRNN: 0.9569 cross-validated where the compact one reads 0.9386, at about the same
 # wall time per epoch on 2 cores (augmentation and data handling, not the convs, dominate there).
 PRETRAIN = dict(arch="wide", data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, cache=True,
-                batch_size=32, lr=2e-3, lr_schedule="cosine", threads=2)
+                batch_size=32, lr=2e-3, lr_schedule="cosine", threads=2, amp=True, channels_last=True)
 # Stage 2: the few real plates are repeated (each copy augmented afresh) so they are not drowned by
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
 FINETUNE = dict(arch="wide", epochs=30, real_repeat=4, mix_synthetic=2_000, cache=True, batch_size=32, lr=1e-3,
-                lr_schedule="cosine", threads=2)
+                lr_schedule="cosine", threads=2, amp=True, channels_last=True)
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
 SHIPPED = DEFAULT_CHECKPOINT   # what --ship writes is what evaluate, predict and PlateReader read

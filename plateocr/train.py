@@ -21,16 +21,16 @@ from torch.utils.data import ConcatDataset, DataLoader, Subset
 from tqdm.auto import tqdm
 
 from .alphabet import BLANK, PLATE_TYPES, Tokenizer
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
 from .config import SYNTHETIC, TrainConfig
 from .datasets import (CropDataset, SyntheticPlateDataset, list_records, make_collate,
                        seed_worker, split_records)
 from .errors import PlateOCRError
 from .metrics import summarize
-from .models import build_model, count_parameters
+from .models import arch_members, build_model, count_parameters
 from .provenance import files_fingerprint, provenance
 from .reader import PlateReader
-from .transforms import train_augment
+from .transforms import BatchAugment
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
 
@@ -113,14 +113,13 @@ class Distributed:
 # -- data --------------------------------------------------------------------------------
 def build_datasets(cfg: TrainConfig, log) -> tuple:
     """Train and validation datasets and a fingerprint of the data they come from."""
-    augment = train_augment() if cfg.augment else None
     size = cfg.input_size
     types = {"type_weights": cfg.synthetic_type_weights()}
     # Held-out synthetic plates come from a seed no training epoch uses.
-    synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, None, cfg.cache,
+    synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, cfg.cache,
                                                   cfg.render_workers, **types)
     if cfg.data == SYNTHETIC:
-        train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, augment, cfg.cache,
+        train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, cfg.cache,
                                       cfg.render_workers, **types)
         train_fp = {"synthetic": {"n": cfg.synthetic_train, "seed": cfg.seed}}
         if cfg.val and cfg.val != SYNTHETIC:
@@ -142,11 +141,11 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
         log(f"validation data {cfg.val}: {len(val_records)} plates; {val_skipped.summary()}")
     else:
         train_records, val_records = split_records(records, cfg.val_fraction, cfg.seed)
-    train = CropDataset(train_records, size, augment, cache=cfg.cache)
-    if cfg.real_repeat > 1:   # each copy is augmented afresh
+    train = CropDataset(train_records, size, cache=cfg.cache)
+    if cfg.real_repeat > 1:   # each copy is augmented afresh (in the training loop)
         train = ConcatDataset([train] * cfg.real_repeat)
     if cfg.mix_synthetic:
-        train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed, augment,
+        train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed,
                                                             cfg.cache, cfg.render_workers, **types)])
     val = CropDataset(val_records, size, cache=cfg.cache) if val_records else synthetic_val()
     fingerprint = {"train": files_fingerprint(r.path for r in train_records),
@@ -162,8 +161,12 @@ def _set_epoch(dataset, epoch: int) -> None:
 
 
 # -- one epoch ---------------------------------------------------------------------------
-def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast):
+def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None):
     images = batch.images.to(device, non_blocking=True)
+    if augment is not None:
+        images = augment(images)
+    if cfg.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
     with autocast():
         log_probs, type_logits = model(images)
     log_probs = log_probs.float()
@@ -256,11 +259,9 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     amp_dtype = None
-    if cfg.amp:
-        if device.type != "cuda":
-            log("note: --amp needs a CUDA device; training in float32 on the CPU")
-        else:
-            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if cfg.amp:   # bf16 where the hardware has it (CUDA; a CPU's own bf16 units), else fp16 with a grad scaler
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        amp_dtype = torch.bfloat16 if device.type == "cpu" or cuda_bf16 else torch.float16
     autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
@@ -269,12 +270,15 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     model = build_model(cfg.arch, tokenizer.num_classes)
     if cfg.init_checkpoint and not resume:
         init = load_checkpoint(cfg.init_checkpoint)
-        if init["alphabet"] != tokenizer.alphabet or init["arch"] != cfg.arch:
+        if init["alphabet"] != tokenizer.alphabet or cfg.arch not in arch_members(init["arch"]):
             raise PlateOCRError(f"--init {cfg.init_checkpoint} is a {init['arch']} model with another "
                                 f"alphabet or arch than this run ({cfg.arch})")
+        init = member_checkpoint(init, cfg.arch)   # an ensemble's member of this run's arch
         model.load_state_dict(init["model"])
         log(f"initialised from {cfg.init_checkpoint}")
     model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.lr_schedule == "cosine":
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
@@ -309,6 +313,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         f"{len(train_set)} training and {len(val_set)} validation plates")
 
     collate = make_collate(tokenizer)
+    augment = BatchAugment() if cfg.augment else None
     val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
                             batch_size=cfg.batch_size, num_workers=cfg.workers, collate_fn=collate,
                             worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed))
@@ -335,7 +340,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             bad_paths.update((b.path, b.reason) for b in batch.bad)
             if not batch.labels:
                 continue
-            loss = ctc_and_type_loss(ddp_model, batch, cfg, device, autocast)
+            loss = ctc_and_type_loss(ddp_model, batch, cfg, device, autocast, augment)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from plateocr.alphabet import Tokenizer
-from plateocr.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
+from plateocr.checkpoint import join_checkpoints, load_checkpoint, member_checkpoint, save_checkpoint
 from plateocr.errors import CheckpointError
 from plateocr.models import build_model
 from plateocr.reader import PlateReader
@@ -46,6 +46,19 @@ def test_joined_members_read_as_one_ensemble_checkpoint(tmp_path):
     images = torch.randint(0, 256, (2, 3, 32, 96), dtype=torch.uint8)
     mean = sum(PlateReader.from_checkpoint(m).forward(images)[0].exp() for m in members) / 2
     assert torch.allclose(ensemble.forward(images)[0].exp(), mean, atol=1e-6)
+
+
+def test_an_ensembles_member_comes_back_out_as_the_model_it_was():
+    torch.manual_seed(0)
+    members = [payload("wide"), payload("sharp")]
+    joined = join_checkpoints(members)
+    sharp = member_checkpoint(joined, "sharp")
+    assert sharp["arch"] == "sharp" and sharp["config"] == {"arch": "sharp"}
+    assert sharp["model"].keys() == members[1]["model"].keys()
+    assert all(torch.equal(sharp["model"][k], members[1]["model"][k]) for k in sharp["model"])
+    assert member_checkpoint(members[0], "wide") is members[0]
+    with pytest.raises(CheckpointError, match="no compact model"):
+        member_checkpoint(joined, "compact")
 
 
 def test_members_that_cannot_be_joined_are_refused():

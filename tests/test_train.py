@@ -11,9 +11,10 @@ import torch
 
 from plateocr import SAMPLE_DIR
 from plateocr.alphabet import Tokenizer
-from plateocr.checkpoint import load_checkpoint
+from plateocr.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
 from plateocr.config import TrainConfig
 from plateocr.errors import PlateOCRError
+from plateocr.models import build_model
 from plateocr.reader import PlateReader
 from plateocr.train import Distributed, train
 from tests.conftest import REPO
@@ -154,8 +155,10 @@ def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_p
     assert "optimizer" not in torch.load(shipped, weights_only=True)
 
 
-def test_same_parameters_give_identical_metrics(tmp_path):
-    cfg = dict(data="synthetic", val=str(SAMPLE_DIR), batch_size=16, seed=2, synthetic_train=96, epochs=1)
+@pytest.mark.parametrize("speed", [{}, {"amp": True, "channels_last": True}], ids=["float32", "bf16-nhwc"])
+def test_same_parameters_give_identical_metrics(tmp_path, speed):
+    cfg = dict(data="synthetic", val=str(SAMPLE_DIR), batch_size=16, seed=2, synthetic_train=96, epochs=1,
+               device="cpu", **speed)
     a = train(TrainConfig(out=str(tmp_path / "a"), **cfg), progress=False)
     b = train(TrainConfig(out=str(tmp_path / "b"), **cfg), progress=False)
     ja = json.loads((tmp_path / "a" / "metrics.json").read_text())
@@ -226,3 +229,29 @@ def test_a_stray_master_addr_does_not_start_a_process_group(monkeypatch):
     monkeypatch.setenv("MASTER_ADDR", "localhost")
     env = Distributed(torch.device("cpu"))
     assert not env.launched and env.world == 1 and not torch.distributed.is_initialized()
+
+
+def test_amp_on_the_cpu_trains_in_bfloat16(tmp_path):
+    # bf16 autocast rounds the convs' products: the same run in float32 ends with other losses.
+    cfg = dict(data=str(SAMPLE_DIR), batch_size=16, seed=3, threads=1, epochs=1, device="cpu")
+    full = train(TrainConfig(out=str(tmp_path / "f32"), **cfg), progress=False)
+    mixed = train(TrainConfig(out=str(tmp_path / "bf16"), amp=True, **cfg), progress=False)
+    assert mixed["history"][0]["train_loss"] != full["history"][0]["train_loss"]
+    assert abs(mixed["history"][0]["train_loss"] - full["history"][0]["train_loss"]) < 0.5
+    assert load_checkpoint(tmp_path / "bf16" / "last.pt")["config"]["amp"] is True
+
+
+def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tmp_path):
+    tokenizer = Tokenizer()
+    torch.manual_seed(0)
+    members = [{"arch": a, "alphabet": tokenizer.alphabet, "config": {"arch": a},
+                "model": build_model(a, tokenizer.num_classes).state_dict()} for a in ("wide", "sharp")]
+    ensemble = save_checkpoint(tmp_path / "ensemble.pt", join_checkpoints(members))
+    cfg = dict(data=str(SAMPLE_DIR), epochs=1, batch_size=16, threads=1, init_checkpoint=str(ensemble))
+    train(TrainConfig(out=str(tmp_path / "run"), arch="sharp", lr=1e-12, **cfg), progress=False)
+    tuned = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert tuned["arch"] == "sharp"
+    weights = [k for k, t in members[1]["model"].items() if k.endswith("weight") and t.dim() == 4]
+    assert weights and all(torch.allclose(tuned["model"][k], members[1]["model"][k], atol=1e-6) for k in weights)
+    with pytest.raises(PlateOCRError, match="wide\\+sharp model with another alphabet or arch"):
+        train(TrainConfig(out=str(tmp_path / "c"), arch="compact", **cfg), progress=False)
