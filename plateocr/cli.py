@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", type=int, default=defaults.workers)
     t.add_argument("--threads", type=int, default=defaults.threads)
     t.add_argument("--device", default=defaults.device)
-    t.add_argument("--amp", action="store_true", 
+    t.add_argument("--amp", action="store_true",
                    help="mixed precision: bf16 autocast on CUDA or a CPU (fp16 with a grad scaler on older GPUs)")
     t.add_argument("--channels-last", action="store_true", help="NHWC convolutions (faster steps on a CPU)")
     t.add_argument("--cache", action="store_true", help="decode the whole data set into RAM once")

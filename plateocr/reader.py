@@ -28,7 +28,7 @@ from .images import load_image, prepare_crop
 from .models import build_model, input_size
 from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide.pt"
+DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide_sharp.pt"
 DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.5 and 1.2 pp more plates on two CV fold splits
 # (see plateocr.tta). A PlateReader built directly (training's validation) reads once.

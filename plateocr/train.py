@@ -238,6 +238,14 @@ def weight_average(model, cfg: TrainConfig, resumed: dict | None):
     return ema
 
 
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN finds bf16 instructions (AVX512-BF16, AMX) on this CPU; True where it cannot tell."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return True
+
+
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     """Train per `cfg`; writes best.pt, last.pt and metrics.json to cfg.out and returns the metrics."""
     cfg.validate()
@@ -259,9 +267,11 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     amp_dtype = None
-    if cfg.amp:   # bf16 where the hardware has it (CUDA; a CPU's own bf16 units), else fp16 with a grad scaler
+    if cfg.amp:   # bf16 on a CPU and on GPUs that have it; fp16 with a grad scaler on older GPUs
         cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
         amp_dtype = torch.bfloat16 if device.type == "cpu" or cuda_bf16 else torch.float16
+        if device.type == "cpu" and not cpu_has_bf16():
+            log("note: this CPU has no bf16 instructions: --amp trains correctly but slower than float32")
     autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 

@@ -120,12 +120,12 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
     from plateocr import recipe
     seen = []
     monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
-    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "type_loss_weight=0",
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--set", "type_loss_weight=0",
                  "--set", "synthetic_types=blue,green"])
     assert [c.type_loss_weight for c in seen] == [0, 0] and {c.synthetic_types for c in seen} == {"blue,green"}
     assert seen[0].data == "synthetic" and seen[1].init_checkpoint == str(tmp_path / "pretrain" / "best.pt")
     seen.clear()
-    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--pretrain-only"])
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--pretrain-only"])
     assert len(seen) == 1 and seen[0].type_loss_weight == TrainConfig().type_loss_weight
     with pytest.raises(PlateOCRError, match="unknown training parameter"):
         recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "epoch=3"])
