@@ -6,7 +6,7 @@ Stage 1 never sees a real plate: balanced provinces and every plate type from th
 Stage 2 fine-tunes on real crops with synthetic plates mixed into every epoch, so the 30 rarely
 photographed provinces are not forgotten. Each member arch (wide and sharp) goes through both
 stages; --ship joins them into one ensemble checkpoint, plateocr/weights/wide_sharp.pt
-(23 minutes in all on 2 CPU cores).
+(25 minutes in all on 2 CPU cores).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from .reader import DEFAULT_CHECKPOINT
 from .train import train
 
 # Two archs whose errors differ (16 of 26 shared, where two fine-tunings of one arch share 23): read
-# as one, they make fewer errors than either; each costs about 11.5 minutes through both stages.
+# as one, they make fewer errors than either; each costs about 12.5 minutes through both stages.
 MEMBERS = ("wide", "sharp")
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
 # bf16 autocast and NHWC convs (amp, channels_last) halve a CPU step with batch augmentation; a CPU
