@@ -268,10 +268,14 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         torch.use_deterministic_algorithms(True, warn_only=True)
     amp_dtype = None
     if cfg.amp:   # bf16 on a CPU and on GPUs that have it; fp16 with a grad scaler on older GPUs
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        amp_dtype = torch.bfloat16 if device.type == "cpu" or cuda_bf16 else torch.float16
-        if device.type == "cpu" and not cpu_has_bf16():
-            log("note: this CPU has no bf16 instructions: --amp trains correctly but slower than float32")
+        if device.type == "cuda":
+            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        elif device.type == "cpu":
+            amp_dtype = torch.bfloat16
+            if not cpu_has_bf16():
+                log("note: this CPU has no bf16 instructions: --amp trains correctly but slower than float32")
+        else:
+            log(f"note: --amp covers CUDA and the CPU; training in float32 on {device.type}")
     autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
