@@ -13,8 +13,8 @@ The synthetic pre-training never sees a real plate, so it is shared by all folds
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
 model; with several stage-1 checkpoints, each member is fine-tuned and they are read as one
 ensemble) and scored with greedy and with plate-grammar-constrained decoding, the latter also with
-test-time augmentation (`constrained_shift`, see plateocr.tta). Prints a table and, as its last
-line, one JSON object.
+each test-time augmentation (`constrained_shift`, `constrained_phase`: how the shipped model reads
+by default; see plateocr.tta). Prints a table and, as its last line, one JSON object.
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ from plateocr.train import train  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 # How each model is read: (decoder, test-time augmentation); the rows of the table.
 READINGS = {"greedy": ("greedy", "none"), "constrained": ("constrained", "none"),
-            "constrained_shift": ("constrained", "shift")}
+            "constrained_shift": ("constrained", "shift"), "constrained_phase": ("constrained", "phase")}
 
 
 def write_manifest(records, path: Path) -> Path:
@@ -57,13 +57,11 @@ def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, membe
     """One line per held-out plate: what each model and decoder read, beside the label."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["fold", "path", "label", "greedy", "constrained", "confidence", "constrained_shift",
-                    "synthetic_only_constrained"]
+        w.writerow(["fold", "path", "label", *READINGS, "confidence", "synthetic_only_constrained"]
                    + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")])
-        for i, (g, c, t, s) in enumerate(zip(rows["greedy"], rows["constrained"], rows["constrained_shift"],
-                                             before["constrained"])):
-            w.writerow([fold_of[c["path"]], c["path"], c["label"], g["plate"], c["plate"],
-                        round(c["confidence"], 4), t["plate"], s["plate"]]
+        for i, c in enumerate(rows["constrained"]):
+            w.writerow([fold_of[c["path"]], c["path"], c["label"], *(rows[r][i]["plate"] for r in READINGS),
+                        round(c["confidence"], 4), before["constrained"][i]["plate"]]
                        + [v for m in members for v in (m[i]["plate"], round(m[i]["confidence"], 4))])
 
 

@@ -1,6 +1,6 @@
 """CPU reading speed: the shipped model against the seed architecture, torch and ONNX.
 
-    python bench/speed.py [--checkpoint CKPT] [--threads 2] [--seconds 3] [--tta shift|none]
+    python bench/speed.py [--checkpoint CKPT] [--threads 2] [--seconds 3] [--tta phase|shift|none]
 
 Prints a table and, as its last line, one JSON object. Decoding (plate-grammar constrained) is
 included in every timing; `end_to_end_*` also includes JPEG decoding from a folder of crops.

@@ -9,14 +9,21 @@ from plateocr.tta import TTA_SHIFTS, average_views, shift_columns, view_batch
 FILES = sorted(SAMPLE_DIR.glob("*.jpg"))
 
 
-def test_the_shift_reading_is_the_mean_of_the_views_probabilities():
-    plain, shifted = PlateReader.from_pretrained(tta="none"), PlateReader.from_pretrained(tta="shift")
+@pytest.mark.parametrize("tta", ["shift", "phase"])
+def test_a_tta_reading_is_the_mean_of_its_views_probabilities(tta):
+    plain, shifted = PlateReader.from_pretrained(tta="none"), PlateReader.from_pretrained(tta=tta)
     images = torch.randint(0, 256, (3, 3, *plain.input_size), dtype=torch.uint8)
     log_probs, type_log_probs = shifted.forward(images)
-    views = [plain.forward(shift_columns(images, dx)) for dx in TTA_SHIFTS["shift"]]
+    views = [plain.forward(shift_columns(images, dx)) for dx in TTA_SHIFTS[tta]]
     assert torch.allclose(log_probs.exp(), sum(v[0].exp() for v in views) / len(views), atol=1e-5)
     expected_types = sum(v[1].softmax(-1) for v in views) / len(views)
     assert torch.allclose(type_log_probs.exp(), expected_types, atol=1e-5)
+
+
+def test_the_default_reads_every_phase_of_the_4_pixel_column_grid_once():
+    reader = PlateReader.from_pretrained()
+    assert reader.tta == "phase" and len(reader.model(torch.zeros(1, 3, *reader.input_size))[0]) == 24
+    assert reader.input_size[1] // 24 == 4 and sorted(dx % 4 for dx in TTA_SHIFTS["phase"]) == [0, 1, 2, 3]
 
 
 def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order():
@@ -30,8 +37,8 @@ def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order():
 
 def test_onnx_reads_the_same_views_as_torch(tmp_path):
     from plateocr.export import export_onnx
-    onnx = PlateReader.from_pretrained(export_onnx(None, tmp_path / "m.onnx"), tta="shift")
-    torch_reader = PlateReader.from_pretrained(tta="shift")
+    onnx = PlateReader.from_pretrained(export_onnx(None, tmp_path / "m.onnx"), tta="phase")
+    torch_reader = PlateReader.from_pretrained(tta="phase")
     a, b = torch_reader.read(FILES[:16]), onnx.read(FILES[:16])
     assert [r.plate for r in a] == [r.plate for r in b]
 
