@@ -26,8 +26,9 @@ def test_the_default_reads_every_phase_of_the_4_pixel_column_grid_once():
     assert reader.input_size[1] // 24 == 4 and sorted(dx % 4 for dx in TTA_SHIFTS["phase"]) == [0, 1, 2, 3]
 
 
-def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order():
-    plain, shifted = PlateReader.from_pretrained(tta="none"), PlateReader.from_pretrained(tta="shift")
+@pytest.mark.parametrize("tta", ["shift", "phase"])
+def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order(tta):
+    plain, shifted = PlateReader.from_pretrained(tta="none"), PlateReader.from_pretrained(tta=tta)
     a, b = plain.read(FILES), shifted.read(FILES)
     assert [r.path for r in b] == [str(f) for f in FILES]
     agree = sum(x.plate == y.plate for x, y in zip(a, b)) / len(FILES)
