@@ -16,8 +16,9 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", help="read with onnxruntime from this exported .onnx file")
     p.add_argument("--decoder", choices=("constrained", "greedy"), default="constrained")
     p.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=DEFAULT_TTA,
-                   help="test-time augmentation: read shifted views and average them "
-                        "(phase: 4 views, shift: 3, none: 1; each view costs one model pass)")
+                   help="test-time augmentation: read shifted views and average them (views: "
+                        + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
+                        + "; each view costs one model pass)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
 
