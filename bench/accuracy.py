@@ -13,8 +13,9 @@ The synthetic pre-training never sees a real plate, so it is shared by all folds
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
 model; with several stage-1 checkpoints, each member is fine-tuned and they are read as one
 ensemble) and scored with greedy and with plate-grammar-constrained decoding, the latter also with
-each test-time augmentation (`constrained_shift`, `constrained_phase`: how the shipped model reads
-by default; see plateocr.tta). Prints a table and, as its last line, one JSON object.
+test-time augmentation (`constrained_shift`, `constrained_phase`; see plateocr.tta) and on crops
+with their slant taken out (`constrained_deskew`, and `constrained_phase_deskew`: how the shipped
+model reads by default; see plateocr.deskew). Prints a table and, as its last line, one JSON object.
 """
 from __future__ import annotations
 
@@ -40,9 +41,12 @@ from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, parse_overrides  # noqa: E
 from plateocr.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-# How each model is read: (decoder, test-time augmentation); the rows of the table.
-READINGS = {"greedy": ("greedy", "none"), "constrained": ("constrained", "none"),
-            "constrained_shift": ("constrained", "shift"), "constrained_phase": ("constrained", "phase")}
+# How each model is read: (decoder, test-time augmentation, deskew); the rows of the table.
+READINGS = {"greedy": ("greedy", "none", False), "constrained": ("constrained", "none", False),
+            "constrained_shift": ("constrained", "shift", False), "constrained_phase": ("constrained", "phase", False),
+            "constrained_deskew": ("constrained", "none", True),
+            "constrained_phase_deskew": ("constrained", "phase", True)}
+MEMBER_READINGS = ("constrained", "constrained_deskew")   # each member of an ensemble alone
 
 
 def write_manifest(records, path: Path) -> Path:
@@ -53,7 +57,7 @@ def write_manifest(records, path: Path) -> Path:
     return path
 
 
-def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, members: list[list]) -> None:
+def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, members: list[dict]) -> None:
     """One line per held-out plate: what each model and decoder read, beside the label."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -62,7 +66,8 @@ def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, membe
         for i, c in enumerate(rows["constrained"]):
             w.writerow([fold_of[c["path"]], c["path"], c["label"], *(rows[r][i]["plate"] for r in READINGS),
                         round(c["confidence"], 4), before["constrained"][i]["plate"]]
-                       + [v for m in members for v in (m[i]["plate"], round(m[i]["confidence"], 4))])
+                       + [v for m in members for v in (m["constrained"][i]["plate"],
+                                                       round(m["constrained"][i]["confidence"], 4))])
 
 
 def scores(rows) -> dict:
@@ -83,8 +88,8 @@ def fine_tune(job) -> str:
 
 
 def read(payload: dict, reading: str, records) -> list[dict]:
-    decoder, tta = READINGS[reading]
-    return read_records(PlateReader.from_checkpoint(payload, decoder, tta=tta), records)[0]
+    decoder, tta, deskew = READINGS[reading]
+    return read_records(PlateReader.from_checkpoint(payload, decoder, tta=tta, deskew=deskew), records)[0]
 
 
 def main() -> int:
@@ -116,7 +121,7 @@ def main() -> int:
     folds = [order[k::args.folds] for k in range(args.folds)]
     rows = {name: [] for name in READINGS}
     before = {name: [] for name in READINGS}
-    members = [[] for _ in args.pretrained] if len(args.pretrained) > 1 else []
+    members = [{r: [] for r in MEMBER_READINGS} for _ in args.pretrained] if len(args.pretrained) > 1 else []
     fold_of = {r.path: k for k, fold in enumerate(folds) for r in fold}
     start = time.time()
     stage1 = [load_checkpoint(p) for p in args.pretrained]
@@ -142,15 +147,15 @@ def main() -> int:
                 rows[reading] += read(fine_tuned, reading, held_out)
                 before[reading] += read(synthetic_only, reading, held_out)
             for mine, member in zip(members, tuned):
-                mine += read(member, "constrained", held_out)
+                for reading in mine:
+                    mine[reading] += read(member, reading, held_out)
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(folds[k])} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
     result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
               "changes": changes, "train_fraction": args.train_fraction}
     print(f"{'':34s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
     tables = [("synthetic only", "synthetic_only_", before), ("fine-tuned", "", rows)]
-    tables += [(f"member {i} ({model['arch']})", f"member{i}_", {"constrained": m})
-               for i, (model, m) in enumerate(zip(stage1, members))]
+    tables += [(f"member {i} ({model['arch']})", f"member{i}_", m) for i, (model, m) in enumerate(zip(stage1, members))]
     for name, prefix, table in tables:
         for reading, r in table.items():
             s = scores(r)

@@ -3,7 +3,8 @@
     python bench/speed.py [--checkpoint CKPT] [--threads 2] [--seconds 3] [--tta phase|shift|none]
 
 Prints a table and, as its last line, one JSON object. Decoding (plate-grammar constrained) is
-included in every timing; `end_to_end_*` also includes JPEG decoding from a folder of crops.
+included in every timing; `end_to_end_*` also includes JPEG decoding and pre-processing (with
+deskewing, as the shipped model reads, and once without it) from a folder of crops.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def timed(fn, seconds: float) -> float:
 
 def crops_for(reader: PlateReader, n: int) -> np.ndarray:
     files = sorted(SAMPLE_DIR.glob("*.jpg"))
-    crops = [prepare_crop(load_image(f), reader.input_size) for f in files]
+    crops = [prepare_crop(load_image(f), reader.input_size, reader.deskew) for f in files]
     return np.stack([crops[i % len(crops)] for i in range(n)])
 
 
@@ -90,7 +91,9 @@ def main() -> int:
         sample = sorted(SAMPLE_DIR.glob("*.jpg"))
         for i in range(args.files):
             shutil.copy(sample[i % len(sample)], folder / f"{i:05d}.jpg")
+        unslanted = PlateReader.from_pretrained(args.checkpoint, tta=args.tta, deskew=False)
         e2e = {"end_to_end_plates_per_s": end_to_end(shipped, folder, workers=0),
+               "end_to_end_plates_per_s_no_deskew": end_to_end(unslanted, folder, workers=0),
                "end_to_end_plates_per_s_1_worker": end_to_end(shipped, folder, workers=1),
                "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, workers=0)}
     finally:

@@ -19,6 +19,8 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                    help="test-time augmentation: read shifted views and average them (views: "
                         + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
                         + "; each view costs one model pass)")
+    p.add_argument("--no-deskew", dest="deskew", action="store_false",
+                   help="read crops as they are, without taking out the slant of plates seen from one side")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
 
@@ -89,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _reader(args):
     from .reader import PlateReader
-    return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder, tta=args.tta)
+    return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder, tta=args.tta,
+                                       deskew=args.deskew)
 
 
 def cmd_train(args) -> int:

@@ -46,6 +46,7 @@ class TrainConfig:
     real_repeat: int = 1               # times each real training plate appears per epoch (small sets)
     type_loss_weight: float = 0.2      # weight of the plate-type head's loss beside CTC (0: recognition only)
     synthetic_types: str | None = None  # comma-separated plate types to render (default: all of them)
+    deskew: bool = False               # train on crops with their slant taken out (plateocr.deskew)
     ema_decay: float = 0.0             # per-step decay of a moving average of the weights (0: off); the
                                        # average is what is validated and saved as the model
 

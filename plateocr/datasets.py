@@ -225,8 +225,9 @@ class CropDataset(Dataset):
     Items are (uint8 image 3×H×W, label, plate-type id) or a BadSample.
     """
 
-    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False):
-        self.records, self.input_size = list(records), tuple(input_size)
+    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False,
+                 deskew: bool = False):
+        self.records, self.input_size, self.deskew = list(records), tuple(input_size), deskew
         self._cache = [self._decode(i) for i in range(len(self.records))] if cache else None
 
     def __len__(self):
@@ -238,7 +239,7 @@ class CropDataset(Dataset):
             image = load_image(rec.path, None if rec.vertices else self.input_size)
             if rec.vertices:
                 image = crop_plate(image, rec.vertices)
-            return torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
+            return torch.from_numpy(prepare_crop(image, self.input_size, self.deskew)).permute(2, 0, 1).contiguous()
         except ImageError as exc:
             return BadSample(rec.path, str(exc).split(": ", 1)[-1])
 
@@ -268,9 +269,9 @@ class SyntheticPlateDataset(Dataset):
     """
 
     def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, cache: bool = False,
-                 workers: int = 0, **synth_kwargs):
+                 workers: int = 0, deskew: bool = False, **synth_kwargs):
         from .synth import SyntheticPlates
-        self.n, self.input_size, self.seed = n, tuple(input_size), seed
+        self.n, self.input_size, self.seed, self.deskew = n, tuple(input_size), seed, deskew
         self.synth_kwargs = synth_kwargs
         self._plates = SyntheticPlates(n, seed, **synth_kwargs)
         self._pool = None
@@ -296,7 +297,7 @@ class SyntheticPlateDataset(Dataset):
             crop, label, type_id = self._pool[0][i], self._pool[1][i], self._pool[2][i]
         else:
             image, label, plate_type = self._plates[i]
-            crop = torch.from_numpy(prepare_crop(image, self.input_size)).permute(2, 0, 1).contiguous()
+            crop = torch.from_numpy(prepare_crop(image, self.input_size, self.deskew)).permute(2, 0, 1).contiguous()
             type_id = PLATE_TYPES.index(plate_type)
         return crop, label, type_id
 

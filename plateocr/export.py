@@ -47,7 +47,8 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
     return onnx_path
 
 
-def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none"):
+def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none",
+                     deskew: bool = False):
     """A PlateReader backed by an onnxruntime session."""
     import onnxruntime as ort
 
@@ -67,4 +68,4 @@ def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: in
     arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
     return PlateReader(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
                        float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
-                       source=str(path), tta=tta)
+                       source=str(path), tta=tta, deskew=deskew)

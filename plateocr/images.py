@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile
 
+from .deskew import deskew as deskew_crop
 from .errors import ImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -102,12 +103,15 @@ def join_rows(image: Image.Image) -> Image.Image:
     return joined
 
 
-def prepare_crop(image: Image.Image, input_size: tuple[int, int]) -> np.ndarray:
-    """H×W×3 uint8 array of the size the model takes, double-row plates joined into one row."""
+def prepare_crop(image: Image.Image, input_size: tuple[int, int], deskew: bool = False) -> np.ndarray:
+    """H×W×3 uint8 array of the size the model takes, double-row plates joined into one row and,
+    with `deskew`, the slant of a plate seen from one side taken out (see plateocr.deskew)."""
     image = to_rgb(image)
     check_size(image)
     if is_double_row(image):
         image = join_rows(image)
+    if deskew:
+        image = deskew_crop(image, input_size)
     h, w = input_size
     resized = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.array(resized, dtype=np.uint8)   # a writable copy: torch.from_numpy needs one

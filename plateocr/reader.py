@@ -33,6 +33,9 @@ DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.9 pp more plates than one view, cross-validated
 # (see plateocr.tta). A PlateReader built directly (training's validation) reads once.
 DEFAULT_TTA = "phase"
+# Slant taken out before reading (plateocr.deskew): with the four views, 0.3 pp more plates and
+# CER 0.0049 against 0.0055, cross-validated on three fold splits. A direct PlateReader does not.
+DEFAULT_DESKEW = True
 
 
 @dataclass(frozen=True)
@@ -78,18 +81,18 @@ class PlateReader:
 
     def __init__(self, model, tokenizer: Tokenizer, arch: str, decoder: str = "constrained",
                  temperature: float = 1.0, device: str = "cpu", onnx_session=None, source: str = "",
-                 tta: str = "none"):
+                 tta: str = "none", deskew: bool = False):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         self.tta = check_tta(tta)
         self.model, self.tokenizer, self.arch = model, tokenizer, arch
         self.input_size = input_size(arch)
         self.decoder, self.temperature, self.device = decoder, temperature, torch.device(device)
-        self.onnx_session, self.source = onnx_session, source
+        self.onnx_session, self.source, self.deskew = onnx_session, source, deskew
 
     @classmethod
     def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
-                        source: str = "", tta: str = DEFAULT_TTA) -> "PlateReader":
+                        source: str = "", tta: str = DEFAULT_TTA, deskew: bool = DEFAULT_DESKEW) -> "PlateReader":
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
         try:
@@ -99,19 +102,20 @@ class PlateReader:
                                   f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
         model.to(device).eval()
         return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
-                   device, source=source, tta=tta)
+                   device, source=source, tta=tta, deskew=deskew)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
-                        device: str = "cpu", tta: str = DEFAULT_TTA) -> "PlateReader":
+                        device: str = "cpu", tta: str = DEFAULT_TTA,
+                        deskew: bool = DEFAULT_DESKEW) -> "PlateReader":
         """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx)."""
         path = Path(path) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
             from .export import load_onnx_reader
-            return load_onnx_reader(path, decoder, tta=tta)
+            return load_onnx_reader(path, decoder, tta=tta, deskew=deskew)
         if not path.is_file() and path == DEFAULT_CHECKPOINT:
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
-        return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta)
+        return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta, deskew)
 
     # -- model and decoding -------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,7 +151,7 @@ class PlateReader:
             out: list[PlateResult] = []
             for start in range(0, len(x), batch_size):
                 chunk = x[start:start + batch_size]
-                crops = np.stack([prepare_crop(to_pil(item), self.input_size) for item in chunk])
+                crops = np.stack([prepare_crop(to_pil(item), self.input_size, self.deskew) for item in chunk])
                 paths = [str(i) if isinstance(i, (str, Path)) else None for i in chunk]
                 out += self.read_prepared(crops, paths)
             return out
@@ -159,7 +163,7 @@ class PlateReader:
         give a result with `.error` set instead of stopping the run."""
         from torch.utils.data import DataLoader
         files = [str(p) for p in paths]
-        loader = DataLoader(_PreparedFiles(files, self.input_size), batch_size=batch_size,
+        loader = DataLoader(_PreparedFiles(files, self.input_size, self.deskew), batch_size=batch_size,
                             num_workers=workers, collate_fn=_collate_prepared)
         for crops, batch_paths, errors in loader:
             results = iter(self.read_prepared(crops, [p for p, e in zip(batch_paths, errors) if e is None])
@@ -169,15 +173,16 @@ class PlateReader:
 
 
 class _PreparedFiles(torch.utils.data.Dataset):
-    def __init__(self, files: list[str], input_size):
-        self.files, self.input_size = files, input_size
+    def __init__(self, files: list[str], input_size, deskew: bool):
+        self.files, self.input_size, self.deskew = files, input_size, deskew
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, i):
         try:
-            return prepare_crop(load_image(self.files[i], self.input_size), self.input_size), self.files[i], None
+            crop = prepare_crop(load_image(self.files[i], self.input_size), self.input_size, self.deskew)
+            return crop, self.files[i], None
         except ImageError as exc:
             return None, self.files[i], str(exc)
 

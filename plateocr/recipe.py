@@ -33,8 +33,10 @@ PRETRAIN = dict(data="synthetic", epochs=10, synthetic_train=40_000, synthetic_v
                 batch_size=32, lr=2e-3, lr_schedule="cosine", threads=2, amp=True, channels_last=True)
 # Stage 2: the few real plates are repeated (each copy augmented afresh) so they are not drowned by
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
+# Its crops, real and synthetic, are deskewed as the reader deskews them (plateocr.deskew): the
+# ensemble then read 0.9818 of the first CV split in one view, against 0.9751 trained on slanted crops.
 FINETUNE = dict(epochs=30, real_repeat=4, mix_synthetic=2_000, cache=True, batch_size=32, lr=1e-3,
-                lr_schedule="cosine", threads=2, amp=True, channels_last=True)
+                lr_schedule="cosine", threads=2, amp=True, channels_last=True, deskew=True)
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
 SHIPPED = DEFAULT_CHECKPOINT   # what --ship writes is what evaluate, predict and PlateReader read
@@ -78,12 +80,16 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="change a training parameter in both stages (for ablations)")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
+    parser.add_argument("--finetune-only", action="store_true",
+                        help="skip stage 1: fine-tune from the stage-1 checkpoints already in --out")
     parser.add_argument("--members", metavar="ARCH,ARCH", default=",".join(MEMBERS),
                         help="train each of these archs through both stages and ship them as one ensemble "
                              f"(default {','.join(MEMBERS)}; one arch, e.g. wide, ships a single model)")
     args = parser.parse_args(argv)
     if args.ship and args.pretrain_only:
         parser.error("--ship needs stage 2: drop --pretrain-only")
+    if args.pretrain_only and args.finetune_only:
+        parser.error("--pretrain-only and --finetune-only leave nothing to do together")
     out, changes = Path(args.out), parse_overrides(args.set)
     if not args.pretrain_only:
         detect_layout(args.real)   # a wrong path fails now, not after the 17-minute first stage
@@ -94,9 +100,11 @@ def main(argv=None) -> int:
         {**params, **changes, **member, **where, "seed": args.seed})
     for member in members:
         stage(PRETRAIN, member).validate()   # a bad arch or --set fails now, not after a first stage
+        if args.finetune_only and not (folder("pretrain", member) / "best.pt").is_file():
+            raise PlateOCRError(f"--finetune-only: no stage-1 checkpoint {folder('pretrain', member) / 'best.pt'}")
     start = time.time()
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
-    for member in members:
+    for member in members if not args.finetune_only else ():
         train(stage(PRETRAIN, member, out=str(folder("pretrain", member))), overwrite=True, progress=False)
     stage1 = time.time() - start
     if args.pretrain_only:

@@ -114,7 +114,7 @@ class Distributed:
 def build_datasets(cfg: TrainConfig, log) -> tuple:
     """Train and validation datasets and a fingerprint of the data they come from."""
     size = cfg.input_size
-    types = {"type_weights": cfg.synthetic_type_weights()}
+    types = {"type_weights": cfg.synthetic_type_weights(), "deskew": cfg.deskew}
     # Held-out synthetic plates come from a seed no training epoch uses.
     synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, cfg.cache,
                                                   cfg.render_workers, **types)
@@ -125,7 +125,7 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
         if cfg.val and cfg.val != SYNTHETIC:
             val_records, skipped = list_records(cfg.val, split="test")
             log(f"validation data {cfg.val}: {len(val_records)} plates; {skipped.summary()}")
-            val = CropDataset(val_records, size, cache=cfg.cache)
+            val = CropDataset(val_records, size, cache=cfg.cache, deskew=cfg.deskew)
             train_fp["val"] = files_fingerprint(r.path for r in val_records)
         else:
             val = synthetic_val()
@@ -141,13 +141,13 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
         log(f"validation data {cfg.val}: {len(val_records)} plates; {val_skipped.summary()}")
     else:
         train_records, val_records = split_records(records, cfg.val_fraction, cfg.seed)
-    train = CropDataset(train_records, size, cache=cfg.cache)
+    train = CropDataset(train_records, size, cache=cfg.cache, deskew=cfg.deskew)
     if cfg.real_repeat > 1:   # each copy is augmented afresh (in the training loop)
         train = ConcatDataset([train] * cfg.real_repeat)
     if cfg.mix_synthetic:
         train = ConcatDataset([train, SyntheticPlateDataset(cfg.mix_synthetic, size, cfg.seed,
                                                             cfg.cache, cfg.render_workers, **types)])
-    val = CropDataset(val_records, size, cache=cfg.cache) if val_records else synthetic_val()
+    val = CropDataset(val_records, size, cache=cfg.cache, deskew=cfg.deskew) if val_records else synthetic_val()
     fingerprint = {"train": files_fingerprint(r.path for r in train_records),
                    "val": files_fingerprint(r.path for r in val_records) if val_records else SYNTHETIC,
                    "skipped": len(skipped), "mix_synthetic": cfg.mix_synthetic}

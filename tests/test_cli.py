@@ -46,6 +46,11 @@ def test_predict_with_test_time_augmentation_and_a_bad_choice():
     assert bad.returncode == 2 and "invalid choice: 'flip'" in bad.stderr
 
 
+def test_predict_reads_without_deskewing_when_asked():
+    plain = cli("predict", "--no-deskew", "--tta", "none", "--json", FILES[0])
+    assert json.loads(plain.stdout)["plate"] == FILES[0].stem
+
+
 def test_predict_json_and_folders(tiny_run):
     out, _ = tiny_run
     proc = cli("predict", "--json", "--checkpoint", out / "best.pt", SAMPLE_DIR)

@@ -131,6 +131,20 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
         recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "epoch=3"])
 
 
+def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypatch):
+    from plateocr import recipe
+    seen = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
+    with pytest.raises(PlateOCRError, match="no stage-1 checkpoint"):   # before anything trains
+        recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
+    assert seen == []
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "pretrain" / "best.pt").write_bytes(b"stage 1")
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
+    assert len(seen) == 1 and seen[0].init_checkpoint == str(tmp_path / "pretrain" / "best.pt")
+    assert seen[0].deskew and not TrainConfig.from_dict({**recipe.PRETRAIN, "arch": "wide"}).deskew
+
+
 def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_path, monkeypatch):
     from plateocr import recipe
     from plateocr.checkpoint import save_checkpoint

@@ -1,0 +1,78 @@
+"""Slant correction: measured where the model looks, taken out at the crop's own resolution."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from plateocr import SAMPLE_DIR, PlateReader
+from plateocr.datasets import CropDataset, list_records
+from plateocr.deskew import deskew, slant
+from plateocr.images import prepare_crop
+from plateocr.synth import render_clean
+
+SIZE = (32, 96)
+
+
+def italic(image: Image.Image, k: float) -> Image.Image:
+    """`image` sheared so upright strokes lean k px right per px up, in the 32 × 96 input's pixels."""
+    w, h = image.size
+    k_own = k * (w / SIZE[1]) / (h / SIZE[0])
+    return image.transform(image.size, Image.Transform.AFFINE, (1, k_own, -k_own * h / 2, 0, 1, 0),
+                           Image.Resampling.BICUBIC, fillcolor=(40, 40, 40))
+
+
+@pytest.fixture(scope="module")
+def plate():
+    return render_clean("皖A12345", "blue").resize((132, 42), Image.Resampling.LANCZOS)
+
+
+def test_an_upright_plate_measures_upright(plate):
+    assert abs(slant(plate, SIZE)) < 0.03
+
+
+@pytest.mark.parametrize("k", [-0.35, -0.15, 0.15, 0.35])
+def test_the_measured_slant_is_the_one_put_in_and_deskewing_removes_it(plate, k):
+    slanted = italic(plate, k)
+    # Within 0.08: the diagonals of A, 2 and 4 pull the median of the edges a little their way.
+    assert slant(slanted, SIZE) == pytest.approx(k, abs=0.08)
+    straight = deskew(slanted, SIZE)
+    assert straight.size == slanted.size and straight.mode == slanted.mode
+    assert abs(slant(straight, SIZE)) < 0.08
+    # What the model sees comes back close to the upright plate's input (the sides are filled in).
+    upright, restored, skewed = (prepare_crop(i, SIZE).astype(float)[:, 8:-8] for i in (plate, straight, slanted))
+    assert np.abs(restored - upright).mean() < 0.5 * np.abs(skewed - upright).mean()
+
+
+def test_a_featureless_crop_is_left_alone():
+    blank = Image.new("RGB", (94, 24), (20, 60, 200))
+    assert slant(blank, SIZE) == 0.0 and deskew(blank, SIZE) is blank
+
+
+def test_grey_crops_deskew_too(plate):
+    grey = italic(plate, 0.3).convert("L")
+    assert deskew(grey, SIZE).mode == "L" and abs(slant(deskew(grey, SIZE), SIZE)) < 0.08
+
+
+def test_the_shipped_reader_deskews_and_a_direct_one_does_not(plate):
+    shipped = PlateReader.from_pretrained(tta="none")
+    assert shipped.deskew and not PlateReader(shipped.model, shipped.tokenizer, shipped.arch).deskew
+    slanted = italic(plate, 0.3)
+    expected = shipped.read_prepared(prepare_crop(slanted, shipped.input_size, deskew=True)[None])[0]
+    assert shipped.read(slanted).plate == expected.plate
+    assert shipped.read(slanted).confidence == pytest.approx(expected.confidence, abs=1e-6)
+
+
+def test_the_reader_reads_a_strongly_slanted_real_plate_with_the_slant_taken_out():
+    # A real sample crop made italic: deskewed, the shipped model reads it as it reads the original.
+    reader, file = PlateReader.from_pretrained(tta="none"), SAMPLE_DIR / "浙D911SY.jpg"
+    slanted = italic(Image.open(file).convert("RGB"), 0.4)
+    assert reader.read(slanted).plate == file.stem
+
+
+def test_training_data_is_deskewed_when_asked():
+    records, _ = list_records(SAMPLE_DIR)
+    plain, straight = CropDataset(records[:3], SIZE), CropDataset(records[:3], SIZE, deskew=True)
+    for i, rec in enumerate(records[:3]):
+        expected = prepare_crop(Image.open(rec.path), SIZE, deskew=True)
+        assert torch.equal(straight[i][0], torch.from_numpy(expected).permute(2, 0, 1))
+    assert any(not torch.equal(plain[i][0], straight[i][0]) for i in range(3))
