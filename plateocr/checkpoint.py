@@ -91,6 +91,8 @@ def join_checkpoints(members: list[dict]) -> dict:
         raise CheckpointError("an ensemble's members must be single models, not ensembles")
     if len({m["alphabet"] for m in members}) > 1:
         raise CheckpointError("the ensemble's members were trained on different alphabets")
+    if len({bool(m["config"].get("deskew", False)) for m in members}) > 1:   # one reader prepares all
+        raise CheckpointError("the ensemble's members were trained on crops prepared differently (deskew)")
     arch = ENSEMBLE_SEPARATOR.join(m["arch"] for m in members)
     try:
         arch_members(arch)

@@ -19,8 +19,9 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                    help="test-time augmentation: read shifted views and average them (views: "
                         + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
                         + "; each view costs one model pass)")
-    p.add_argument("--no-deskew", dest="deskew", action="store_false",
-                   help="read crops as they are, without taking out the slant of plates seen from one side")
+    p.add_argument("--deskew", action=argparse.BooleanOptionalAction, default=None,
+                   help="take the slant of plates seen from one side out of each crop before reading "
+                        "(default: if the model was trained so, as the shipped one was)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
 

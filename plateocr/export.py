@@ -1,7 +1,7 @@
 """ONNX export with a dynamic batch axis, and a PlateReader that runs the export with onnxruntime.
 
-The model's settings (arch, alphabet, temperature) travel in the ONNX file's metadata, as they do
-in a checkpoint.
+The model's settings (arch, alphabet, temperature, whether its crops are deskewed) travel in the
+ONNX file's metadata, as they do in a checkpoint.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
     onnx_path = Path(onnx_path)
     if onnx_path.exists() and not overwrite:
         raise PlateOCRError(f"{onnx_path} already exists; pass --overwrite to replace it")
-    reader = PlateReader.from_pretrained(checkpoint)
+    reader = PlateReader.from_pretrained(checkpoint)   # deskew as the checkpoint says
     model = reader.model.cpu().eval()
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(2, 3, *reader.input_size, dtype=torch.uint8)
@@ -38,7 +38,7 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
                                     "type_logits": {0: "batch"}})
     proto = onnx.load(str(tmp))
     meta = {"plateocr_arch": reader.arch, "plateocr_alphabet": reader.tokenizer.alphabet,
-            "plateocr_temperature": json.dumps(reader.temperature)}
+            "plateocr_temperature": json.dumps(reader.temperature), "plateocr_deskew": json.dumps(reader.deskew)}
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -48,7 +48,7 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
 
 
 def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none",
-                     deskew: bool = False):
+                     deskew: bool | None = None):
     """A PlateReader backed by an onnxruntime session."""
     import onnxruntime as ort
 
@@ -68,4 +68,5 @@ def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: in
     arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
     return PlateReader(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
                        float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
-                       source=str(path), tta=tta, deskew=deskew)
+                       source=str(path), tta=tta,
+                       deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew)

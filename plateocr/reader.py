@@ -33,9 +33,6 @@ DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.9 pp more plates than one view, cross-validated
 # (see plateocr.tta). A PlateReader built directly (training's validation) reads once.
 DEFAULT_TTA = "phase"
-# Slant taken out before reading (plateocr.deskew): with the four views, 0.3 pp more plates and
-# CER 0.0049 against 0.0055, cross-validated on three fold splits. A direct PlateReader does not.
-DEFAULT_DESKEW = True
 
 
 @dataclass(frozen=True)
@@ -76,6 +73,12 @@ def to_pil(x) -> Image.Image:
                         f"numpy array or torch tensor (or a list of them)")
 
 
+def trained_deskewed(payload: dict) -> bool:
+    """Whether a checkpoint's model (every member of an ensemble) was trained on deskewed crops."""
+    config = payload.get("config") or {}
+    return all(member.get("deskew", False) for member in config.get("members", [config]))
+
+
 class PlateReader:
     """Reads plate crops with a trained model (torch checkpoint or ONNX file)."""
 
@@ -92,7 +95,8 @@ class PlateReader:
 
     @classmethod
     def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
-                        source: str = "", tta: str = DEFAULT_TTA, deskew: bool = DEFAULT_DESKEW) -> "PlateReader":
+                        source: str = "", tta: str = DEFAULT_TTA, deskew: bool | None = None) -> "PlateReader":
+        """`deskew` None: take the slant out of crops if the model was trained on deskewed ones."""
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
         try:
@@ -102,13 +106,14 @@ class PlateReader:
                                   f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
         model.to(device).eval()
         return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
-                   device, source=source, tta=tta, deskew=deskew)
+                   device, source=source, tta=tta, deskew=trained_deskewed(payload) if deskew is None else deskew)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
                         device: str = "cpu", tta: str = DEFAULT_TTA,
-                        deskew: bool = DEFAULT_DESKEW) -> "PlateReader":
-        """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx)."""
+                        deskew: bool | None = None) -> "PlateReader":
+        """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx); crops are
+        deskewed (plateocr.deskew) as the model's were in training unless `deskew` says otherwise."""
         path = Path(path) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
             from .export import load_onnx_reader

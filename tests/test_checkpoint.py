@@ -68,6 +68,9 @@ def test_members_that_cannot_be_joined_are_refused():
         join_checkpoints([payload("wide"), payload("sharp", alphabet="皖AB0123456789")])
     with pytest.raises(CheckpointError, match="different input sizes"):
         join_checkpoints([payload("wide"), payload("seed")])
+    deskewed = {**payload("sharp"), "config": {"arch": "sharp", "deskew": True}}
+    with pytest.raises(CheckpointError, match="prepared differently"):
+        join_checkpoints([payload("wide"), deskewed])
     nested = {**join_checkpoints([payload("wide"), payload("sharp")])}
     with pytest.raises(CheckpointError, match="single models"):
         join_checkpoints([nested, payload("wide")])

@@ -53,13 +53,20 @@ def test_grey_crops_deskew_too(plate):
     assert deskew(grey, SIZE).mode == "L" and abs(slant(deskew(grey, SIZE), SIZE)) < 0.08
 
 
-def test_the_shipped_reader_deskews_and_a_direct_one_does_not(plate):
+def test_the_shipped_reader_deskews_as_its_model_was_trained_and_a_direct_one_does_not(plate):
     shipped = PlateReader.from_pretrained(tta="none")
     assert shipped.deskew and not PlateReader(shipped.model, shipped.tokenizer, shipped.arch).deskew
     slanted = italic(plate, 0.3)
     expected = shipped.read_prepared(prepare_crop(slanted, shipped.input_size, deskew=True)[None])[0]
     assert shipped.read(slanted).plate == expected.plate
     assert shipped.read(slanted).confidence == pytest.approx(expected.confidence, abs=1e-6)
+
+
+def test_a_model_is_read_as_it_was_trained_unless_told_otherwise(tiny_run):
+    checkpoint = tiny_run[0] / "best.pt"   # trained on crops as they are
+    assert not PlateReader.from_pretrained(checkpoint).deskew
+    assert PlateReader.from_pretrained(checkpoint, deskew=True).deskew
+    assert not PlateReader.from_pretrained(deskew=False).deskew
 
 
 def test_the_reader_reads_a_strongly_slanted_real_plate_with_the_slant_taken_out():
