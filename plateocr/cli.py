@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the plate-type head's loss (0: recognition only)")
     t.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
                    help="validate and save a moving average of the weights with this per-step decay (0: off)")
+    t.add_argument("--deskew", action="store_true",
+                   help="train on crops with their slant taken out (the reader then deskews for this model)")
     t.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint's weights (fine-tuning)")
     t.add_argument("--workers", type=int, default=defaults.workers)
     t.add_argument("--threads", type=int, default=defaults.threads)

@@ -83,3 +83,12 @@ def test_training_data_is_deskewed_when_asked():
         expected = prepare_crop(Image.open(rec.path), SIZE, deskew=True)
         assert torch.equal(straight[i][0], torch.from_numpy(expected).permute(2, 0, 1))
     assert any(not torch.equal(plain[i][0], straight[i][0]) for i in range(3))
+
+
+def test_a_model_trained_with_deskew_is_read_with_it(tmp_path):
+    from plateocr.cli import main
+    out = tmp_path / "run"
+    main(["train", "--data", "sample", "--out", str(out), "--arch", "compact", "--epochs", "1",
+          "--batch-size", "16", "--deskew", "--quiet"])
+    reader = PlateReader.from_pretrained(out / "best.pt")
+    assert reader.deskew and not PlateReader.from_pretrained(out / "best.pt", deskew=False).deskew
