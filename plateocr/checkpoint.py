@@ -74,6 +74,12 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return payload
 
 
+def trained_deskewed(payload: dict) -> bool:
+    """Whether a checkpoint's model (every member of an ensemble) was trained on deskewed crops."""
+    config = payload.get("config") or {}
+    return all(member.get("deskew", False) for member in config.get("members", [config]))
+
+
 def as_one_model(checkpoints: list[dict]) -> dict:
     """The checkpoint itself when there is one, else the ensemble of them (join_checkpoints)."""
     return checkpoints[0] if len(checkpoints) == 1 else join_checkpoints(checkpoints)
@@ -91,7 +97,7 @@ def join_checkpoints(members: list[dict]) -> dict:
         raise CheckpointError("an ensemble's members must be single models, not ensembles")
     if len({m["alphabet"] for m in members}) > 1:
         raise CheckpointError("the ensemble's members were trained on different alphabets")
-    if len({bool(m["config"].get("deskew", False)) for m in members}) > 1:   # one reader prepares all
+    if len({trained_deskewed(m) for m in members}) > 1:   # one reader prepares every member's crops
         raise CheckpointError("the ensemble's members were trained on crops prepared differently (deskew)")
     arch = ENSEMBLE_SEPARATOR.join(m["arch"] for m in members)
     try:

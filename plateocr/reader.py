@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from .alphabet import PLATE_TYPES, Tokenizer
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, trained_deskewed
 from .decoding import decode_constrained, decode_greedy
 from .errors import CheckpointError, ImageError, PlateOCRError
 from .images import load_image, prepare_crop
@@ -72,12 +72,6 @@ def to_pil(x) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(x))
     raise PlateOCRError(f"cannot read a plate from {type(x).__name__}: give a path, PIL image, "
                         f"numpy array or torch tensor (or a list of them)")
-
-
-def trained_deskewed(payload: dict) -> bool:
-    """Whether a checkpoint's model (every member of an ensemble) was trained on deskewed crops."""
-    config = payload.get("config") or {}
-    return all(member.get("deskew", False) for member in config.get("members", [config]))
 
 
 class PlateReader:
