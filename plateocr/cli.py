@@ -24,6 +24,9 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                         "(default: if the model was trained so, as the shipped one was)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
+    p.add_argument("--device", default="auto",
+                   help="where a .pt checkpoint runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; "
+                        "an .onnx file always runs on the CPU")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _reader(args):
     from .reader import PlateReader
+    from .train import resolve_device
     return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder, tta=args.tta,
-                                       deskew=args.deskew)
+                                       deskew=args.deskew, device=str(resolve_device(args.device)))
 
 
 def cmd_train(args) -> int:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from plateocr import SAMPLE_DIR
 from tests.conftest import REPO
@@ -49,6 +50,17 @@ def test_predict_with_test_time_augmentation_and_a_bad_choice():
 def test_predict_reads_without_deskewing_when_asked():
     plain = cli("predict", "--no-deskew", "--tta", "none", "--json", FILES[0])
     assert json.loads(plain.stdout)["plate"] == FILES[0].stem
+
+
+def test_predict_runs_on_the_device_asked_for():
+    on_cpu = cli("predict", "--device", "cpu", "--tta", "none", "--json", FILES[0])
+    assert json.loads(on_cpu.stdout)["plate"] == FILES[0].stem
+    on_gpu = cli("predict", "--device", "cuda", "--tta", "none", "--json", FILES[0], check=False)
+    if torch.cuda.is_available():
+        assert on_gpu.returncode == 0 and json.loads(on_gpu.stdout)["plate"] == FILES[0].stem
+    else:
+        assert on_gpu.returncode == 2 and "no CUDA GPU" in on_gpu.stderr
+        assert len(on_gpu.stderr.strip().splitlines()) == 1
 
 
 def test_predict_json_and_folders(tiny_run):
