@@ -113,7 +113,8 @@ def test_offline_concurrent_first_loads_into_a_fresh_cache(tmp_path):
     """Several processes load the module at once into an empty HF_MODULES_CACHE, with the HF
     offline switches on and sockets refused; the package's own folder is left as it was."""
     before = sorted(p.name for p in CER_MODULE.iterdir())
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_MODULES_CACHE": str(tmp_path / "modules"),
+    python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))  # keep any --target installs
+    env = {**os.environ, "PYTHONPATH": python_path, "HF_MODULES_CACHE": str(tmp_path / "modules"),
            "HF_HOME": str(tmp_path / "hf"), "HF_EVALUATE_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_OFFLINE": "1"}
     children = [subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=REPO, text=True,
