@@ -125,7 +125,9 @@ def main() -> int:
     fold_of = {r.path: k for k, fold in enumerate(folds) for r in fold}
     start = time.time()
     stage1 = [load_checkpoint(p) for p in args.pretrained]
-    synthetic_only = as_one_model(stage1)
+    # The recipe pre-trains members on differently prepared crops (recipe.PRETRAIN_BY_ARCH), which an
+    # ensemble checkpoint refuses; every reading here says itself whether it deskews, so read them as one.
+    synthetic_only = as_one_model([{**c, "config": {**c["config"], "deskew": False}} for c in stage1])
     with tempfile.TemporaryDirectory(prefix="plateocr-cv-") as tmp:
         runs = Path(args.keep) if args.keep else Path(tmp)
         jobs = []   # every (fold, member) fine-tuning; the same seed for a fold's members

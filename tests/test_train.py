@@ -142,7 +142,7 @@ def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypat
     (tmp_path / "pretrain" / "best.pt").write_bytes(b"stage 1")
     recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
     assert len(seen) == 1 and seen[0].init_checkpoint == str(tmp_path / "pretrain" / "best.pt")
-    assert seen[0].deskew and not TrainConfig.from_dict({**recipe.PRETRAIN, "arch": "wide"}).deskew
+    assert seen[0].deskew and not TrainConfig.from_dict({**recipe.pretrain_params("wide"), "arch": "wide"}).deskew
 
 
 def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_path, monkeypatch):
@@ -155,6 +155,8 @@ def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_p
     assert [(c.arch, Path(c.out).name) for c in seen] == [("wide", "pretrain_wide"), ("sharp", "pretrain_sharp"),
                                                          ("wide", "finetune_wide"), ("sharp", "finetune_sharp")]
     assert seen[3].init_checkpoint == str(tmp_path / "pretrain_sharp" / "best.pt")
+    # stage 1 deskews the sharp member's synthetic crops only; stage 2 deskews both members'
+    assert [c.deskew for c in seen] == [False, True, True, True]
     seen.clear()
     with pytest.raises(PlateOCRError, match="unknown arch 'vgg'"):   # before any stage trains
         recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide,vgg"])
