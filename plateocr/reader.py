@@ -31,8 +31,7 @@ from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide_sharp.pt"
 DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.55 pp more plates than one view, cross-validated
-# (see plateocr.tta). A PlateReader built directly
-# (training's validation) reads once.
+# (see plateocr.tta). A PlateReader built directly (training's validation) reads once.
 DEFAULT_TTA = "phase"
 
 
