@@ -1,4 +1,7 @@
-"""nbval settings for the notebooks: compare plain-text outputs, not their HTML twins or stderr."""
+"""nbval settings for the notebooks: compare plain-text outputs, not their HTML twins or stderr.
+
+pytest reads this file for the notebooks beside it; it is not a notebook, so it has no .ipynb twin.
+"""
 
 
 def pytest_collectstart(collector):
