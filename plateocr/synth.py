@@ -3,7 +3,8 @@
 Plates follow the GA 36 layouts (see ../shared/PLATE_FORMATS.md): blue 7-character, green
 new-energy 8-character (small- and large-car patterns), yellow (front and double-row rear), white
 警 and black 港/澳/使/领 plates. Glyphs come from the CJK fonts inside the `mplfonts` wheel (1, 3 and
-M are drawn in the plate font's own shapes, which no font shipped there has); each
+M are drawn in the plate font's own shapes, which no font shipped there has; Chinese characters get
+their vertical strokes widened back after the squeeze into their narrow slots); each
 plate is drawn clean (`render_clean`, 1 px per mm) and then degraded like a CCPD crop
 (`synth_degrade.degrade`). Sample i of seed s is always the same image.
 
@@ -163,7 +164,27 @@ def _glyph(char: str, w: int, h: int, font: str, weight: int) -> Image.Image:
         slot = Image.new("L", (w, h), 0)
         slot.paste(ink.resize((max(1, natural_w), h), Image.Resampling.LANCZOS), ((w - natural_w) // 2, 0))
         return slot
-    return ink.resize((w, h), Image.Resampling.LANCZOS)
+    if char in ALNUM:
+        return ink.resize((w, h), Image.Resampling.LANCZOS)
+    return _widen_strokes(ink.resize((4 * w, 4 * h), Image.Resampling.LANCZOS), weight).resize(
+        (w, h), Image.Resampling.BOX)
+
+
+def _widen_strokes(ink: Image.Image, weight: int) -> Image.Image:
+    """Thicken the vertical strokes of a CJK glyph squeezed into its slot.
+
+    Squeezing a square glyph to the slot's 1:2 thins its vertical strokes about twice as much as
+    its horizontal ones, to a hairline at crop resolution; the plate font's Chinese characters are
+    bold, and real crops show their strokes nearly as wide as the letters'. Horizontal dilation by
+    2 – 3 % of the slot width on each side (more for bolder styles) gives them back.
+    """
+    reach = round(ink.width * (0.02 + 0.005 * weight))
+    pixels = np.asarray(ink)
+    wide = pixels.copy()
+    for shift in range(1, reach + 1):
+        wide[:, shift:] = np.maximum(wide[:, shift:], pixels[:, :-shift])
+        wide[:, :-shift] = np.maximum(wide[:, :-shift], pixels[:, shift:])
+    return Image.fromarray(wide)
 
 
 def _layout(label: str, plate_type: str):

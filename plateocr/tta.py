@@ -6,8 +6,8 @@ and the CLI) reads the crop at each of the grid's four phases, moved 1 px left a
 right, and averages the four views' per-frame character probabilities; the result is decoded (and
 its confidence computed) as one reading. "shift" reads three views, moved half a column (2 px) left
 and right, in about 70 % of the time (180 against 126 plates/s: the shipped ensemble, 2 cores).
-Cross-validated on plates_dev (5 folds, three fold splits), the shipped ensemble reads 0.9751 of
-the deskewed plates in one view and 0.9818 in four (CER 0.0052, 0.0039); an earlier ensemble,
+Cross-validated on plates_dev (5 folds, three fold splits), the shipped ensemble reads 0.9746 of
+the deskewed plates in one view and 0.9812 in four (CER 0.0057, 0.0043); an earlier ensemble,
 trained and read on crops as they are, read 0.9641 in one view, 0.9707 with "shift" and 0.9735
 with "phase" (CER 0.0073, 0.0063, 0.0055); its stage-1 models, which never saw a real plate, read
 0.653, 0.680 and 0.705. See the README.

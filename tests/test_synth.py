@@ -111,6 +111,22 @@ def test_digits_and_letters_that_fonts_draw_unlike_plates_have_the_plate_shapes(
     assert ink["1"][:, bar].all() and bar.sum() < 15          # 1 is a plain bar
 
 
+def _median_run(ink: np.ndarray) -> float:
+    """The median length of the horizontal runs of ink: the width of the strokes they cross."""
+    edges = np.diff(np.pad(ink.astype(int), ((0, 0), (1, 1))), axis=1)
+    starts, ends = np.nonzero(edges == 1)[1], np.nonzero(edges == -1)[1]
+    return float(np.median(ends - starts))
+
+
+def test_chinese_characters_keep_bold_vertical_strokes_in_their_narrow_slot():
+    from plateocr.synth import _glyph
+    # 京's lower half is its vertical hook and two short strokes; H's upper half is its two sides.
+    ratios = [_median_run(np.asarray(_glyph("京", 22, 45, font, weight))[28:38] > 128)
+              / _median_run(np.asarray(_glyph("H", 22, 45, font, weight))[5:15] > 128)
+              for font in ("noto", "simhei") for weight in range(3)]
+    assert np.mean(ratios) > 0.6   # about 0.43 if the squeeze thins them unchecked
+
+
 def test_dataset_items_and_range():
     plates = SyntheticPlates(3, seed=5)
     image, label, kind = plates[2]
