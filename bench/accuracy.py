@@ -33,11 +33,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
 from plateocr.checkpoint import as_one_model, load_checkpoint  # noqa: E402
-from plateocr.config import TrainConfig  # noqa: E402
+from plateocr.config import TrainConfig, parse_overrides  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
+from plateocr.errors import PlateOCRError  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
 from plateocr.metrics import summarize  # noqa: E402
-from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, parse_overrides  # noqa: E402
+from plateocr.recipe import FINETUNE, SHIPPED_STAGE2  # noqa: E402
 from plateocr.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,7 +114,10 @@ def main() -> int:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     if not 0 < args.train_fraction <= 1:
         parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
-    changes = parse_overrides(args.set)
+    try:
+        changes = parse_overrides(args.set)
+    except PlateOCRError as error:   # an unknown or mistyped key: one line
+        parser.error(str(error))
 
     records, _ = list_records(args.data)
     order = list(records)

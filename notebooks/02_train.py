@@ -40,6 +40,8 @@ lr_schedule = "plateau"      # "plateau" (on validation accuracy) or "cosine"
 ema_decay = 0.0              # validate and save a moving average of the weights (e.g. 0.999); 0: off
 amp = False                  # bf16 mixed precision (CUDA, or a CPU with bf16 units: ~1.5x faster steps)
 channels_last = False        # NHWC convolutions (~1.2x faster steps on a CPU)
+threads = 2                  # torch CPU threads (0: all cores)
+# Papermill may set any other TrainConfig field by its name (`python -m plateocr train --help`).
 overwrite = True             # this notebook's output_dir is its own: replace an earlier run
 
 # %%
@@ -51,11 +53,9 @@ from plateocr import plots
 from plateocr.config import TrainConfig
 from plateocr.train import train
 
-config = TrainConfig(data=data_dir, val=val_dir, out=output_dir, arch=arch, epochs=epochs,
-                     batch_size=batch_size, seed=seed, synthetic_train=synthetic_train,
-                     mix_synthetic=mix_synthetic, init_checkpoint=checkpoint, cache=cache, lr=lr,
-                     lr_schedule=lr_schedule, ema_decay=ema_decay, amp=amp, channels_last=channels_last,
-                     threads=2)
+# Every parameter named like a TrainConfig field is one; the four paths have the notebooks' names.
+config = TrainConfig.from_namespace(globals(), data=data_dir, val=val_dir, out=output_dir,
+                                    init_checkpoint=checkpoint)
 result = train(config, overwrite=overwrite, progress=False)
 
 # %% [markdown]

@@ -30,45 +30,12 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import LR_SCHEDULES, TrainConfig
-    from .models import ARCHS
-    defaults = TrainConfig()
+    from .config import add_arguments
     parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train a recogniser")
-    t.add_argument("--data", required=True, help="data folder, CSV manifest, or 'synthetic'")
-    t.add_argument("--val", help="validation data (default: a 10%% split of --data; 'synthetic': held-out "
-                   "synthetic plates, so all of --data trains)")
-    t.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.json")
-    t.add_argument("--arch", choices=tuple(ARCHS), default=defaults.arch)
-    t.add_argument("--epochs", type=int, default=defaults.epochs)
-    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    t.add_argument("--lr", type=float, default=defaults.lr)
-    t.add_argument("--seed", type=int, default=defaults.seed)
-    t.add_argument("--synthetic-train", type=int, default=defaults.synthetic_train)
-    t.add_argument("--mix-synthetic", type=int, default=defaults.mix_synthetic,
-                   help="synthetic plates added to every epoch of real data")
-    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule,
-                   help="reduce on a validation plateau, or cosine decay over the run")
-    t.add_argument("--real-repeat", type=int, default=defaults.real_repeat,
-                   help="times each real training plate appears per epoch (small real sets)")
-    t.add_argument("--synthetic-types", help="comma-separated plate types to render (default: all)")
-    t.add_argument("--type-loss-weight", type=float, default=defaults.type_loss_weight,
-                   help="weight of the plate-type head's loss (0: recognition only)")
-    t.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
-                   help="validate and save a moving average of the weights with this per-step decay (0: off)")
-    t.add_argument("--deskew", action="store_true",
-                   help="train on crops with their slant taken out (the reader then deskews for this model)")
-    t.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint's weights (fine-tuning)")
-    t.add_argument("--workers", type=int, default=defaults.workers)
-    t.add_argument("--threads", type=int, default=defaults.threads)
-    t.add_argument("--device", default=defaults.device)
-    t.add_argument("--amp", action="store_true",
-                   help="mixed precision: bf16 autocast on CUDA or a CPU (fp16 with a grad scaler on older GPUs)")
-    t.add_argument("--channels-last", action="store_true", help="NHWC convolutions (faster steps on a CPU)")
-    t.add_argument("--cache", action="store_true", help="decode the whole data set into RAM once")
-    t.add_argument("--no-augment", dest="augment", action="store_false")
+    t = sub.add_parser("train", help="train a recogniser", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(t)   # one flag per TrainConfig field
     t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -103,10 +70,9 @@ def _reader(args):
 
 
 def cmd_train(args) -> int:
-    from .config import TrainConfig
+    from .config import from_arguments
     from .train import train
-    fields = TrainConfig().to_dict().keys()
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    cfg = from_arguments(args)
     result = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if "provenance" in result:
         print(json.dumps({"best_val_accuracy": result["best_val_accuracy"], **result["metrics"],

@@ -1,54 +1,75 @@
-"""One training configuration, shared by the CLI, the notebooks' parameters and checkpoints.
+"""One training configuration: the CLI's flags, the notebooks' parameters, parameter files, the
+recipe's overrides and checkpoints are all made from `TrainConfig`'s fields and their help.
 
 >>> cfg = TrainConfig(data="synthetic", epochs=3)
 >>> TrainConfig.from_dict(cfg.to_dict()) == cfg
 True
+>>> TrainConfig.from_dict({"epoch": 3})
+Traceback (most recent call last):
+...
+plateocr.errors.PlateOCRError: unknown training parameter(s): epoch (python -m plateocr train --help lists them)
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import argparse
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from .datasets import SYNTHETIC
 from .errors import PlateOCRError
-from .models import ARCH_INPUT_SIZE, ENSEMBLE_SEPARATOR, input_size
+from .models import ARCH_INPUT_SIZE, ARCHS, ENSEMBLE_SEPARATOR, input_size
+from .synth import DEFAULT_TYPE_WEIGHTS
 
-SYNTHETIC = "synthetic"   # data path meaning "render plates on the fly"
 LR_SCHEDULES = ("plateau", "cosine")
+
+
+def _param(default, help: str, **extra):
+    """A field with its help text (and optional argparse extras: flag, choices, cli_required)."""
+    return field(default=default, metadata={"help": help, **extra})
 
 
 @dataclass
 class TrainConfig:
-    data: str = SYNTHETIC
-    val: str | None = None
-    out: str = "runs/latest"
-    arch: str = "wide"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    grad_clip: float = 2.0
-    seed: int = 0
-    val_fraction: float = 0.1
-    synthetic_train: int = 20_000      # plates rendered per epoch when data is synthetic
-    synthetic_val: int = 1_000
-    mix_synthetic: int = 0             # synthetic plates added to each epoch of real data
-    augment: bool = True
-    cache: bool = False                # decode the whole set into RAM once
-    workers: int = 0
-    render_workers: int = 2            # processes rendering a cached synthetic pool
-    threads: int = 0                   # torch CPU threads; 0 = all cores
-    device: str = "auto"
-    amp: bool = False                  # mixed precision: bf16 autocast (CUDA, or a CPU; fp16 on older GPUs)
-    channels_last: bool = False        # NHWC convs: ~1.2x faster steps on a CPU, other rounding than NCHW
-    init_checkpoint: str | None = None  # fine-tune from these weights
-    max_bad_fraction: float = 0.01     # fail when more of the data than this is unreadable
-    scheduler_patience: int = 2
-    lr_schedule: str = "plateau"       # "plateau" (on validation accuracy) or "cosine" (to 0 over the run)
-    real_repeat: int = 1               # times each real training plate appears per epoch (small sets)
-    type_loss_weight: float = 0.2      # weight of the plate-type head's loss beside CTC (0: recognition only)
-    synthetic_types: str | None = None  # comma-separated plate types to render (default: all of them)
-    deskew: bool = False               # train on crops with their slant taken out (plateocr.deskew)
-    ema_decay: float = 0.0             # per-step decay of a moving average of the weights (0: off); the
-                                       # average is what is validated and saved as the model
+    data: str = _param(SYNTHETIC, "data folder, CSV manifest, or 'synthetic' (plates rendered on the fly)",
+                       cli_required=True)
+    val: str | None = _param(None, "validation data (default: a val_fraction split of data; 'synthetic': "
+                                   "held-out synthetic plates, so all of data trains)")
+    out: str = _param("runs/latest", "run folder for best.pt, last.pt, metrics.json", cli_required=True)
+    arch: str = _param("wide", "model architecture", choices=tuple(ARCHS))
+    epochs: int = _param(10, "passes over the training data")
+    batch_size: int = _param(64, "plates per optimiser step")
+    lr: float = _param(1e-3, "peak learning rate (AdamW)")
+    weight_decay: float = _param(0.01, "AdamW weight decay")
+    grad_clip: float = _param(2.0, "largest gradient norm; larger gradients are scaled down")
+    seed: int = _param(0, "seed of every random choice: same seed and parameters, same metrics on a CPU")
+    val_fraction: float = _param(0.1, "share of data held out for validation when val is not given")
+    synthetic_train: int = _param(20_000, "plates rendered per epoch when data is synthetic")
+    synthetic_val: int = _param(1_000, "held-out synthetic plates validated on when validation is synthetic")
+    mix_synthetic: int = _param(0, "synthetic plates added to every epoch of real data")
+    augment: bool = _param(True, "augment training batches (photometric and geometric)")
+    cache: bool = _param(False, "decode (or render) the whole data set into RAM once")
+    workers: int = _param(0, "image-decoding processes of the data loader")
+    render_workers: int = _param(2, "processes rendering a cached synthetic pool")
+    threads: int = _param(0, "torch CPU threads; 0 = all cores")
+    device: str = _param("auto", "auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
+    amp: bool = _param(False, "mixed precision: bf16 autocast on CUDA or a CPU (fp16 with a grad scaler "
+                              "on older GPUs)")
+    channels_last: bool = _param(False, "NHWC convolutions: ~1.2x faster steps on a CPU, other rounding "
+                                        "than NCHW")
+    init_checkpoint: str | None = _param(None, "start from this checkpoint's weights (fine-tuning)",
+                                         flag="--init")
+    max_bad_fraction: float = _param(0.01, "fail when more of the data than this is unreadable")
+    scheduler_patience: int = _param(2, "epochs without progress before the plateau schedule halves lr")
+    lr_schedule: str = _param("plateau", "reduce on a validation plateau, or cosine decay over the run",
+                              choices=LR_SCHEDULES)
+    real_repeat: int = _param(1, "times each real training plate appears per epoch (small real sets)")
+    type_loss_weight: float = _param(0.2, "weight of the plate-type head's loss beside CTC "
+                                          "(0: recognition only)")
+    synthetic_types: str | None = _param(None, "comma-separated plate types to render (default: all)")
+    deskew: bool = _param(False, "train on crops with their slant taken out (the reader then deskews "
+                                 "for this model)")
+    ema_decay: float = _param(0.0, "validate and save a moving average of the weights with this "
+                                   "per-step decay (0: off)")
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -57,7 +78,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         if ENSEMBLE_SEPARATOR in self.arch:
             raise PlateOCRError(f"arch {self.arch!r} is an ensemble: train each member, then join them "
-                                f"(python -m plateocr.recipe does both)")
+                                f"(the recipe does both)")
         if self.arch not in ARCH_INPUT_SIZE:
             raise PlateOCRError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCH_INPUT_SIZE)}")
         for name in ("epochs", "batch_size", "synthetic_train", "synthetic_val"):
@@ -87,7 +108,6 @@ class TrainConfig:
         """
         if self.synthetic_types is None:
             return None
-        from .synth import DEFAULT_TYPE_WEIGHTS
         types = [t.strip() for t in self.synthetic_types.split(",") if t.strip()]
         unknown = [t for t in types if t not in DEFAULT_TYPE_WEIGHTS]
         if unknown or not types:
@@ -99,8 +119,71 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise PlateOCRError(f"unknown training parameter(s): {', '.join(unknown)}")
+        check_keys(values)
         return cls(**values)
+
+    @classmethod
+    def from_namespace(cls, namespace: dict, **values) -> "TrainConfig":
+        """The fields named in `namespace` (a notebook's globals: its papermill parameters), then `values`.
+
+        >>> TrainConfig.from_namespace({"epochs": 2, "plots": None}, out="runs/x").epochs
+        2
+        """
+        names = {f.name for f in fields(cls)}
+        return cls.from_dict({**{k: v for k, v in namespace.items() if k in names}, **values})
+
+
+def check_keys(values) -> None:
+    """One line naming every key of `values` that is not a TrainConfig field."""
+    unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise PlateOCRError(f"unknown training parameter(s): {', '.join(unknown)} "
+                            f"(python -m plateocr train --help lists them)")
+
+
+def _value_type(f) -> type:
+    """The Python type of a field's values (its annotation is a string under `from __future__`)."""
+    return {"int": int, "float": float, "bool": bool}.get(f.type.split(" |")[0], str)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One --flag per TrainConfig field (--batch-size for batch_size), its help from the field."""
+    for f in fields(TrainConfig):
+        meta, kind = f.metadata, _value_type(f)
+        flag = meta.get("flag", "--" + f.name.replace("_", "-"))
+        common = dict(dest=f.name, help=meta["help"])
+        if kind is bool:   # --cache / --no-cache, --augment / --no-augment
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, **common)
+        elif meta.get("cli_required"):
+            parser.add_argument(flag, type=kind, required=True, **common)
+        else:
+            default = None if f.default is MISSING else f.default
+            parser.add_argument(flag, type=kind, default=default, choices=meta.get("choices"), **common)
+
+
+def from_arguments(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig of a namespace parsed by a parser that `add_arguments` filled."""
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+
+
+def parse_overrides(pairs) -> dict:
+    """KEY=VALUE strings as TrainConfig values, each read as its field's type.
+
+    >>> parse_overrides(["type_loss_weight=0", "synthetic_types=blue,green", "cache=false"])
+    {'type_loss_weight': 0.0, 'synthetic_types': 'blue,green', 'cache': False}
+    """
+    types = {f.name: _value_type(f) for f in fields(TrainConfig)}
+    overrides = {}
+    for pair in pairs or ():
+        key, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or not key:
+            raise PlateOCRError(f"an override takes KEY=VALUE, got {pair!r}")
+        check_keys([key])
+        kind = types[key]
+        try:
+            overrides[key] = json.loads(value.lower()) if kind is bool else kind(value)
+        except (ValueError, json.JSONDecodeError):
+            raise PlateOCRError(f"{key}={value!r}: expected a {kind.__name__}") from None
+        if kind is bool and not isinstance(overrides[key], bool):
+            raise PlateOCRError(f"{key}={value!r}: expected true or false")
+    return overrides

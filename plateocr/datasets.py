@@ -24,10 +24,10 @@ from torch.utils.data import Dataset
 
 from .alphabet import PLATE_TYPES, Tokenizer, label_problem
 from .ccpd import crop_plate, is_ccpd_name, label_from_dl1_name, parse_ccpd_name
-from .config import SYNTHETIC
 from .errors import ImageError, PlateOCRError
 from .images import IMAGE_SUFFIXES, load_image, prepare_crop
 
+SYNTHETIC = "synthetic"   # a data path meaning "render plates on the fly"
 LAYOUTS = ("dl1", "labelled", "csv", "ccpd", SYNTHETIC)
 MANIFEST = "manifest.csv"
 SAMPLE = "sample"

@@ -60,8 +60,7 @@ def records_for(data_dir, workdir, synthetic_n: int = 600, synthetic_seed: int =
     (a seed that no training run uses), re-using them when already there."""
     from pathlib import Path
 
-    from .config import SYNTHETIC
-    from .datasets import MANIFEST, list_records
+    from .datasets import MANIFEST, SYNTHETIC, list_records
     if str(data_dir) == SYNTHETIC:
         from .synth import write_synthetic
         workdir = Path(workdir)

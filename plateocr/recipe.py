@@ -5,8 +5,9 @@
 Stage 1 never sees a real plate: balanced provinces and every plate type from the renderer.
 Stage 2 fine-tunes on real crops with synthetic plates mixed into every epoch, so the 30 rarely
 photographed provinces are not forgotten. Each member arch (wide and sharp) goes through both
-stages; --ship joins them into one ensemble checkpoint, plateocr/weights/wide_sharp.pt
-(24 minutes in all on 2 CPU cores).
+stages; --ship joins them into one ensemble checkpoint, OUT/wide_sharp.pt unless a path is given
+(24 minutes in all on 2 CPU cores). Read it with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`;
+copying it over plateocr/weights/wide_sharp.pt in a source checkout makes it the bundled default.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from .checkpoint import as_one_model, load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, check_keys, parse_overrides
 from .datasets import detect_layout
 from .errors import PlateOCRError
 from .reader import DEFAULT_CHECKPOINT
@@ -51,7 +52,11 @@ FINETUNE = dict(epochs=30, real_repeat=4, mix_synthetic=2_000, cache=True, batch
                 lr_schedule="cosine", threads=2, amp=True, channels_last=True, deskew=True)
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
-SHIPPED = DEFAULT_CHECKPOINT   # what --ship writes is what evaluate, predict and PlateReader read
+# The checkpoint the wheel bundles and evaluate, predict and PlateReader read by default; --ship
+# writes beside the run instead, never into the installed package.
+SHIPPED = DEFAULT_CHECKPOINT
+for _params in (PRETRAIN, FINETUNE, *PRETRAIN_BY_ARCH.values()):
+    check_keys(_params)   # a misspelt parameter fails on import, not after a 17-minute stage
 
 
 def slim_payload(checkpoint: Path) -> dict:
@@ -65,32 +70,17 @@ def ship(checkpoints: list[Path], out: Path) -> Path:
     return save_checkpoint(out, as_one_model([slim_payload(c) for c in checkpoints]))
 
 
-def parse_overrides(pairs) -> dict:
-    """KEY=VALUE strings as TrainConfig overrides; values are read as JSON where they can be.
-
-    >>> parse_overrides(["type_loss_weight=0", "synthetic_types=blue,green"])
-    {'type_loss_weight': 0, 'synthetic_types': 'blue,green'}
-    """
-    overrides = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"error: --set takes KEY=VALUE, got {pair!r}")
-        try:
-            overrides[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = value
-    return overrides
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", required=True, help="real labelled crops for stage 2")
     parser.add_argument("--out", default="runs/recipe")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ship", action="store_true", help=f"copy the result to {SHIPPED}")
+    parser.add_argument("--ship", nargs="?", const="", metavar="PATH",
+                        help="join the fine-tuned members into one slim checkpoint at PATH "
+                             f"(default OUT/{SHIPPED.name})")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="change a training parameter in both stages (for ablations)")
+                        help="change a training parameter in both stages (for ablations; "
+                             "python -m plateocr train --help lists them)")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
     parser.add_argument("--finetune-only", action="store_true",
                         help="skip stage 1: fine-tune from the stage-1 checkpoints already in --out")
@@ -98,7 +88,7 @@ def main(argv=None) -> int:
                         help="train each of these archs through both stages and ship them as one ensemble "
                              f"(default {','.join(MEMBERS)}; one arch, e.g. wide, ships a single model)")
     args = parser.parse_args(argv)
-    if args.ship and args.pretrain_only:
+    if args.ship is not None and args.pretrain_only:
         parser.error("--ship needs stage 2: drop --pretrain-only")
     if args.pretrain_only and args.finetune_only:
         parser.error("--pretrain-only and --finetune-only leave nothing to do together")
@@ -128,9 +118,10 @@ def main(argv=None) -> int:
                     init_checkpoint=str(folder("pretrain", member) / "best.pt")), overwrite=True, progress=False)
     minutes = {"pretrain_min": round(stage1 / 60, 1), "finetune_min": round((time.time() - start - stage1) / 60, 1)}
     print(json.dumps(minutes))
-    if args.ship:
-        ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], SHIPPED)
-        print(f"shipped {SHIPPED} ({SHIPPED.stat().st_size / 1e6:.1f} MB)")
+    if args.ship is not None:
+        shipped = Path(args.ship) if args.ship else out / SHIPPED.name
+        ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], shipped)
+        print(f"shipped {shipped} ({shipped.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

@@ -3,7 +3,9 @@
     python -m plateocr.reports --params reports/params_full.yaml --out reports
 
 The parameter file has one section per notebook (plus `common`, given to all three); paths in
-it are relative to the repository root.
+it are relative to the repository root. 02_train also takes every TrainConfig field by its name, and
+`recipe_stage: pretrain|finetune` starts them from that stage of the recipe; every name is checked
+before anything runs.
 """
 from __future__ import annotations
 
@@ -15,8 +17,11 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import PlateOCRError
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("01_explore", "02_train", "03_error_analysis")
+TRAINING_NOTEBOOK = "02_train"
 PATH_PARAMETERS = ("data_dir", "val_dir", "output_dir", "checkpoint")
 
 
@@ -30,11 +35,45 @@ def _absolute(params: dict) -> dict:
     return out
 
 
+def notebook_parameters(name: str, section: dict, declared: set[str]) -> dict:
+    """A section of the parameter file as papermill parameters; a name the notebook does not take
+    (its parameters cell, and for 02_train every TrainConfig field) fails in one line.
+
+    >>> notebook_parameters("02_train", {"recipe_stage": "pretrain", "ema_decay": 0.9}, {"data_dir"})["lr"]
+    0.002
+    >>> notebook_parameters("02_train", {"epoch": 3}, {"data_dir"})
+    Traceback (most recent call last):
+    ...
+    plateocr.errors.PlateOCRError: 02_train: unknown parameter(s) epoch (its parameters cell and TrainConfig's fields)
+    """
+    from dataclasses import fields
+
+    from .config import TrainConfig
+    from .recipe import FINETUNE, PRETRAIN
+    params = dict(section)
+    stage = params.pop("recipe_stage", None)
+    stages = {"pretrain": PRETRAIN, "finetune": FINETUNE}
+    if stage is not None and stage not in stages:
+        raise PlateOCRError(f"{name}: recipe_stage {stage!r}: choose one of {', '.join(stages)}")
+    # The notebook's own parameters name the data; the stage's data and run folder are the recipe's.
+    params = {**{k: v for k, v in stages.get(stage, {}).items() if k not in ("data", "val", "out")}, **params}
+    takes = declared | ({f.name for f in fields(TrainConfig)} if name == TRAINING_NOTEBOOK else set())
+    unknown = sorted(set(params) - takes)
+    if unknown:
+        raise PlateOCRError(f"{name}: unknown parameter(s) {', '.join(unknown)} (its parameters cell"
+                            + (" and TrainConfig's fields)" if name == TRAINING_NOTEBOOK else ")"))
+    return params
+
+
 def run_reports(params_file: Path, out: Path) -> dict:
     import papermill
     import yaml
     spec = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
     common = spec.get("common", {})
+    declared = {name: set(papermill.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb")))
+                for name in NOTEBOOKS}
+    sections = {name: notebook_parameters(name, {**common, **(spec.get(name) or {})}, declared[name])
+                for name in NOTEBOOKS}   # a wrong name fails before the 20-minute run
     out.mkdir(parents=True, exist_ok=True)
     for name in NOTEBOOKS:   # regenerate from scratch: nothing of an earlier run survives
         for stale in (out / f"{name}.ipynb", out / f"{name}.html"):
@@ -42,7 +81,7 @@ def run_reports(params_file: Path, out: Path) -> dict:
         shutil.rmtree(out / name, ignore_errors=True)
     timings = {}
     for name in NOTEBOOKS:
-        params = _absolute({**common, **(spec.get(name) or {}), "output_dir": str(out / name)})
+        params = _absolute({**sections[name], "output_dir": str(out / name)})
         executed = out / f"{name}.ipynb"
         print(f"running {name} with {json.dumps(params, ensure_ascii=False)}", flush=True)
         start = time.time()
@@ -61,7 +100,11 @@ def main(argv=None) -> int:
     parser.add_argument("--params", type=Path, default=REPO / "reports" / "params_full.yaml")
     parser.add_argument("--out", type=Path, default=REPO / "reports")
     args = parser.parse_args(argv)
-    run_reports(args.params, args.out)
+    try:
+        run_reports(args.params, args.out)
+    except PlateOCRError as error:   # an unknown training parameter in the file: one line
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
