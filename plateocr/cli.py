@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _reader(args):
     from .reader import PlateReader
-    from .train import resolve_device
+    from .devices import resolve_device
     return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder, tta=args.tta,
                                        deskew=args.deskew, device=str(resolve_device(args.device)))
 

@@ -2,6 +2,9 @@
 
     python -m plateocr train --data PATH --out DIR [--arch wide|compact|seed] [--epochs N] [--resume]
     torchrun --nproc_per_node=N -m plateocr train ...
+
+`train` reads top to bottom: `set_up` (data, model, optimiser, resume), then per epoch
+`train_one_epoch`, `evaluate_model` and `write_checkpoints`, and last `write_metrics`.
 """
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import ConcatDataset, DataLoader, Subset
@@ -22,9 +26,11 @@ from tqdm.auto import tqdm
 
 from .alphabet import BLANK, PLATE_TYPES, Tokenizer
 from .checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
-from .config import SYNTHETIC, TrainConfig
-from .datasets import (CropDataset, SyntheticPlateDataset, list_records, make_collate,
+from .config import TrainConfig
+from .datasets import (SYNTHETIC, CropDataset, SyntheticPlateDataset, list_records, make_collate,
                        seed_worker, split_records)
+from .devices import resolve_device
+from .distributed import Distributed
 from .errors import PlateOCRError
 from .metrics import summarize
 from .models import arch_members, build_model, count_parameters
@@ -33,6 +39,10 @@ from .reader import PlateReader
 from .transforms import BatchAugment
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
+# Held-out synthetic plates come from seed + VAL_SEED_OFFSET, a seed no training epoch renders with.
+VAL_SEED_OFFSET = 7919
+# An epoch's order is seeded with seed * EPOCH_ORDER_STRIDE + epoch: distinct for every (seed, epoch).
+EPOCH_ORDER_STRIDE = 100_003
 
 
 # -- set-up ------------------------------------------------------------------------------
@@ -42,72 +52,39 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PlateOCRError(f"--device {name} asked for, but this machine has no CUDA GPU "
-                            f"(use --device cpu or auto)")
+@contextmanager
+def deterministic_cpu(device: torch.device):
+    """Deterministic kernels on the CPU (same parameters, same metrics), put back however the run
+    ends, so a later CUDA run in the same process does not warn about its non-deterministic CTC backward."""
+    saved = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        return torch.device(name)
-    except RuntimeError:
-        raise PlateOCRError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
 
 
-class Distributed:
-    """torchrun's environment: rank, world size; gloo on CPU, nccl on CUDA."""
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN finds bf16 instructions (AVX512-BF16, AMX) on this CPU; True where it cannot tell."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return True
 
-    def __init__(self, device: torch.device):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = device
-        # Under torchrun (it sets all four) even one process joins a group, so DDP runs as launched;
-        # a stray MASTER_ADDR alone in a user's environment does not.
-        rendezvous = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-        self.launched = self.world > 1 or all(k in os.environ for k in rendezvous)
-        if self.launched:
-            if device.type == "cuda":
-                if self.local_rank >= torch.cuda.device_count():
-                    raise PlateOCRError(f"local rank {self.local_rank} has no GPU: this node has "
-                                        f"{torch.cuda.device_count()}; start at most that many processes per node")
-                self.device = torch.device("cuda", self.local_rank)
-                torch.cuda.set_device(self.device)
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
 
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def sum(self, *values: float) -> list[float]:
-        if self.world == 1:
-            return list(values)
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        return t.tolist()
-
-    def gather(self, items: list) -> list:
-        if self.world == 1:
-            return items
-        parts = [None] * self.world
-        dist.all_gather_object(parts, items)
-        return [x for part in parts for x in part]
-
-    def broadcast(self, value):
-        if self.world == 1:
-            return value
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def barrier(self):
-        if self.world > 1:
-            dist.barrier()
-
-    def close(self):
-        if self.launched and dist.is_initialized():
-            dist.destroy_process_group()
+def amp_dtype(cfg: TrainConfig, device: torch.device, log) -> torch.dtype | None:
+    """The autocast dtype: bf16 on a CPU and on GPUs that have it, fp16 on older GPUs, None when off."""
+    if not cfg.amp:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        if not cpu_has_bf16():
+            log("note: this CPU has no bf16 instructions: --amp trains correctly but slower than float32")
+        return torch.bfloat16
+    log(f"note: --amp covers CUDA and the CPU; training in float32 on {device.type}")
+    return None
 
 
 # -- data --------------------------------------------------------------------------------
@@ -115,8 +92,7 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
     """Train and validation datasets and a fingerprint of the data they come from."""
     size = cfg.input_size
     types = {"type_weights": cfg.synthetic_type_weights(), "deskew": cfg.deskew}
-    # Held-out synthetic plates come from a seed no training epoch uses.
-    synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, cfg.cache,
+    synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + VAL_SEED_OFFSET, cfg.cache,
                                                   cfg.render_workers, **types)
     if cfg.data == SYNTHETIC:
         train = SyntheticPlateDataset(cfg.synthetic_train, size, cfg.seed, cfg.cache,
@@ -160,6 +136,106 @@ def _set_epoch(dataset, epoch: int) -> None:
             part.set_epoch(epoch)
 
 
+def init_weights(model, cfg: TrainConfig, tokenizer: Tokenizer, log) -> None:
+    """Fine-tuning: load --init's weights (an ensemble's member of this run's arch) into `model`."""
+    init = load_checkpoint(cfg.init_checkpoint)
+    if init["alphabet"] != tokenizer.alphabet or cfg.arch not in arch_members(init["arch"]):
+        raise PlateOCRError(f"--init {cfg.init_checkpoint} is a {init['arch']} model with another "
+                            f"alphabet or arch than this run ({cfg.arch})")
+    model.load_state_dict(member_checkpoint(init, cfg.arch)["model"])
+    log(f"initialised from {cfg.init_checkpoint}")
+
+
+def optimiser_and_schedule(model, cfg: TrainConfig):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
+    else:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
+                                                               patience=cfg.scheduler_patience)
+    return optimizer, scheduler
+
+
+@dataclass
+class Run:
+    """Everything one training run holds between its pieces."""
+
+    cfg: TrainConfig
+    out: Path
+    device: torch.device
+    dist_env: Distributed
+    log: object
+    tokenizer: Tokenizer
+    train_set: object
+    val_set: object
+    data_fp: dict
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    autocast: object = None
+    scaler: object = None
+    ema: object = None
+    ddp_model: object = None
+    val_loader: object = None
+    augment: object = None
+    history: list = field(default_factory=list)
+    start_epoch: int = 0
+    best_acc: float = -1.0
+    bad_paths: dict = field(default_factory=dict)
+    epoch_seconds: list = field(default_factory=list)
+
+
+def resume_run(run: Run) -> dict:
+    """Load last.pt into `run` (model, optimiser, schedule, history, RNG); returns its payload."""
+    cfg, last = run.cfg, run.out / "last.pt"
+    state = load_checkpoint(last)
+    if state["arch"] != cfg.arch or state["alphabet"] != run.tokenizer.alphabet:
+        raise PlateOCRError(f"--resume: {last} is a {state['arch']} run, not {cfg.arch}")
+    saved_schedule = state["config"].get("lr_schedule", "plateau")
+    if saved_schedule != cfg.lr_schedule:
+        raise PlateOCRError(f"--resume: {last} used lr_schedule {saved_schedule!r}, not "
+                            f"{cfg.lr_schedule!r}; resume with the same schedule")
+    run.model.load_state_dict(state.get("train_model", state["model"]))
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if cfg.lr_schedule == "cosine":   # a run extended with a larger --epochs decays over the new total
+        run.scheduler.T_max = cfg.epochs
+    run.history, run.start_epoch, run.best_acc = list(state["history"]), state["epoch"] + 1, state["best_accuracy"]
+    set_rng_state(state["rng"])
+    run.log(f"resumed from {last} after epoch {state['epoch'] + 1}")
+    return state
+
+
+def set_up(cfg: TrainConfig, dist_env: Distributed, log, resume: bool) -> Run:
+    """Data, model, optimiser and schedule, resumed from last.pt when asked, ready for epoch one."""
+    device = dist_env.device
+    dtype = amp_dtype(cfg, device, log)
+    tokenizer = Tokenizer()
+    train_set, val_set, data_fp = build_datasets(cfg, log)
+    model = build_model(cfg.arch, tokenizer.num_classes)
+    if cfg.init_checkpoint and not resume:
+        init_weights(model, cfg, tokenizer, log)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    run = Run(cfg, Path(cfg.out), device, dist_env, log, tokenizer, train_set, val_set, data_fp, model,
+              *optimiser_and_schedule(model, cfg))
+    run.autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+    run.scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    run.ema = weight_average(model, cfg, resume_run(run) if resume else None)
+    run.ddp_model = (torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None) if dist_env.launched else model)
+    log(f"{cfg.arch}: {count_parameters(model) / 1e6:.2f} M parameters on {device} "
+        f"(world size {dist_env.world}{', DDP' if dist_env.launched else ''}); "
+        f"{len(train_set)} training and {len(val_set)} validation plates")
+    run.augment = BatchAugment() if cfg.augment else None
+    run.val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
+                                batch_size=cfg.batch_size, num_workers=cfg.workers,
+                                collate_fn=make_collate(tokenizer), worker_init_fn=seed_worker,
+                                generator=torch.Generator().manual_seed(cfg.seed))
+    return run
+
+
 # -- one epoch ---------------------------------------------------------------------------
 def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None):
     images = batch.images.to(device, non_blocking=True)
@@ -175,6 +251,53 @@ def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=
                      blank=BLANK, zero_infinity=True)
     type_loss = F.cross_entropy(type_logits.float(), batch.plate_types.to(device))
     return ctc + cfg.type_loss_weight * type_loss
+
+
+def epoch_loader(run: Run, epoch: int) -> DataLoader:
+    """This rank's share of the epoch, in an order that depends only on (seed, epoch), so a resumed
+    run sees the same batches; every rank gets as many steps, which keeps DDP ranks in step."""
+    cfg, dist_env = run.cfg, run.dist_env
+    _set_epoch(run.train_set, epoch)
+    order = torch.Generator().manual_seed(cfg.seed * EPOCH_ORDER_STRIDE + epoch)
+    indices = torch.randperm(len(run.train_set), generator=order).tolist()[dist_env.rank::dist_env.world]
+    per_rank = len(run.train_set) // dist_env.world
+    return DataLoader(Subset(run.train_set, indices[:per_rank]), batch_size=cfg.batch_size,
+                      num_workers=cfg.workers, collate_fn=make_collate(run.tokenizer),
+                      drop_last=len(indices) > cfg.batch_size, worker_init_fn=seed_worker,
+                      generator=torch.Generator().manual_seed(cfg.seed + epoch),
+                      persistent_workers=False, pin_memory=run.device.type == "cuda")
+
+
+def train_one_epoch(run: Run, epoch: int, progress: bool) -> tuple[float, int, int]:
+    """One pass over the training data; (loss sum, plates seen, unreadable images) over all ranks."""
+    cfg, model = run.cfg, run.model
+    run.ddp_model.train()
+    loss_sum, seen, bad = 0.0, 0, 0
+    bar = tqdm(epoch_loader(run, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+               disable=not (progress and run.dist_env.main), file=sys.stderr)
+    for batch in bar:
+        bad += len(batch.bad)
+        run.bad_paths.update((b.path, b.reason) for b in batch.bad)
+        if not batch.labels:
+            continue
+        loss = ctc_and_type_loss(run.ddp_model, batch, cfg, run.device, run.autocast, run.augment)
+        run.optimizer.zero_grad(set_to_none=True)
+        run.scaler.scale(loss).backward()
+        run.scaler.unscale_(run.optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        if run.ema is not None:
+            run.ema.update_parameters(model)
+        n = len(batch.labels)
+        loss_sum, seen = loss_sum + float(loss.detach()) * n, seen + n
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+    loss_sum, seen, bad = run.dist_env.sum(loss_sum, seen, bad)
+    if bad and bad / max(1, seen + bad) > cfg.max_bad_fraction:
+        raise PlateOCRError(f"{int(bad)} of {int(seen + bad)} training images could not be read "
+                            f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
+                            + "; ".join(f"{p}: {r}" for p, r in list(run.bad_paths.items())[:3]))
+    return loss_sum, seen, bad
 
 
 def evaluate_model(model, loader, tokenizer, arch, device, dist_env: Distributed) -> dict:
@@ -238,178 +361,84 @@ def weight_average(model, cfg: TrainConfig, resumed: dict | None):
     return ema
 
 
-def cpu_has_bf16() -> bool:
-    """Whether oneDNN finds bf16 instructions (AVX512-BF16, AMX) on this CPU; True where it cannot tell."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return True
+def step_schedule(run: Run, metrics: dict) -> None:
+    if run.cfg.lr_schedule == "cosine":
+        run.scheduler.step()
+    else:   # exact accuracy drives the plateau; CER breaks its early ties (accuracy stays 0 a while)
+        run.scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])
+
+
+def write_checkpoints(run: Run, epoch: int, metrics: dict, improved: bool) -> None:
+    """last.pt every epoch, best.pt when validation improved (the main rank only)."""
+    model, ema = run.model, run.ema
+    payload = {"arch": run.cfg.arch, "alphabet": run.tokenizer.alphabet,
+               "model": (model if ema is None else ema.module).state_dict(),
+               "config": run.cfg.to_dict(), "optimizer": run.optimizer.state_dict(),
+               "scheduler": run.scheduler.state_dict(), "epoch": epoch, "best_accuracy": run.best_acc,
+               "history": run.history, "metrics": metrics, "rng": rng_state()}
+    if ema is not None:   # resuming needs the weights being trained, not only their average
+        payload.update(train_model=model.state_dict(), ema_updates=int(ema.n_averaged))
+    if improved:
+        save_checkpoint(run.out / "best.pt", payload)
+    save_checkpoint(run.out / "last.pt", payload)
+
+
+def run_epoch(run: Run, epoch: int, progress: bool) -> None:
+    """Train, validate, step the schedule, record and (on the main rank) save one epoch."""
+    cfg, epoch_start = run.cfg, time.time()
+    loss_sum, seen, bad = train_one_epoch(run, epoch, progress)
+    validated = run.ddp_model if run.ema is None else run.ema.module
+    metrics = evaluate_model(validated, run.val_loader, run.tokenizer, cfg.arch, run.device, run.dist_env)
+    lr_used = run.optimizer.param_groups[0]["lr"]
+    step_schedule(run, metrics)
+    record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
+              "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
+              "lr": lr_used, "bad_images": int(bad)}
+    run.history.append(record)
+    seconds = round(time.time() - epoch_start, 2)   # wall time is provenance, not a metric
+    run.epoch_seconds.append(seconds)
+    improved = metrics["accuracy"] > run.best_acc
+    run.best_acc = max(run.best_acc, metrics["accuracy"])
+    if run.dist_env.main:
+        write_checkpoints(run, epoch, metrics, improved)
+        run.log(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f}  val exact "
+                f"{metrics['accuracy']:.4f}  CER {metrics['cer']:.4f}  type {metrics['type_accuracy']:.3f}  "
+                f"lr {record['lr']:.2e}  {seconds:.1f}s" + (f"  ({int(bad)} unreadable images skipped)" if bad else ""))
+    run.dist_env.barrier()
+
+
+def write_metrics(run: Run, started: float) -> dict:
+    """The run's result; on the main rank also metrics.json (written atomically) with provenance."""
+    result = {"metrics": run.history[-1] if run.history else {}, "best_val_accuracy": run.best_acc,
+              "history": run.history, "checkpoint": str(run.out / "best.pt"),
+              "bad_images": sorted(run.bad_paths.items())}
+    if run.dist_env.main:
+        result["provenance"] = provenance(run.cfg.to_dict(), run.data_fp, str(run.device),
+                                          round(time.time() - started, 1))
+        result["provenance"]["epoch_seconds"] = run.epoch_seconds
+        tmp = run.out / "metrics.json.tmp"
+        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        os.replace(tmp, run.out / "metrics.json")
+    return result
 
 
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     """Train per `cfg`; writes best.pt, last.pt and metrics.json to cfg.out and returns the metrics."""
     cfg.validate()
     started = time.time()
-    device = resolve_device(cfg.device)
-    dist_env = Distributed(device)
-    device = dist_env.device
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if dist_env.main else (lambda msg: None)
-    out = Path(cfg.out)
-    if dist_env.main:
-        check_out_dir(out, resume, overwrite)
-    dist_env.barrier()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed + dist_env.rank)
-    # Deterministic kernels on the CPU (same parameters, same metrics); put back afterwards so a later
-    # CUDA run in the same process does not warn about its non-deterministic CTC backward.
-    determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    amp_dtype = None
-    if cfg.amp:   # bf16 on a CPU and on GPUs that have it; fp16 with a grad scaler on older GPUs
-        if device.type == "cuda":
-            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif device.type == "cpu":
-            amp_dtype = torch.bfloat16
-            if not cpu_has_bf16():
-                log("note: this CPU has no bf16 instructions: --amp trains correctly but slower than float32")
-        else:
-            log(f"note: --amp covers CUDA and the CPU; training in float32 on {device.type}")
-    autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
-    tokenizer = Tokenizer()
-    train_set, val_set, data_fp = build_datasets(cfg, log)
-    model = build_model(cfg.arch, tokenizer.num_classes)
-    if cfg.init_checkpoint and not resume:
-        init = load_checkpoint(cfg.init_checkpoint)
-        if init["alphabet"] != tokenizer.alphabet or cfg.arch not in arch_members(init["arch"]):
-            raise PlateOCRError(f"--init {cfg.init_checkpoint} is a {init['arch']} model with another "
-                                f"alphabet or arch than this run ({cfg.arch})")
-        init = member_checkpoint(init, cfg.arch)   # an ensemble's member of this run's arch
-        model.load_state_dict(init["model"])
-        log(f"initialised from {cfg.init_checkpoint}")
-    model.to(device)
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
-    else:
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
-                                                               patience=cfg.scheduler_patience)
-    history, start_epoch, best_acc = [], 0, -1.0
-    if resume:
-        state = load_checkpoint(out / "last.pt")
-        if state["arch"] != cfg.arch or state["alphabet"] != tokenizer.alphabet:
-            raise PlateOCRError(f"--resume: {out / 'last.pt'} is a {state['arch']} run, not {cfg.arch}")
-        saved_schedule = state["config"].get("lr_schedule", "plateau")
-        if saved_schedule != cfg.lr_schedule:
-            raise PlateOCRError(f"--resume: {out / 'last.pt'} used lr_schedule {saved_schedule!r}, not "
-                                f"{cfg.lr_schedule!r}; resume with the same schedule")
-        model.load_state_dict(state.get("train_model", state["model"]))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if cfg.lr_schedule == "cosine":   # a run extended with a larger --epochs decays over the new total
-            scheduler.T_max = cfg.epochs
-        history, start_epoch, best_acc = list(state["history"]), state["epoch"] + 1, state["best_accuracy"]
-        set_rng_state(state["rng"])
-        log(f"resumed from {out / 'last.pt'} after epoch {state['epoch'] + 1}")
-    ema = weight_average(model, cfg, state if resume else None)
-    if dist_env.launched:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    else:
-        ddp_model = model
-    log(f"{cfg.arch}: {count_parameters(model) / 1e6:.2f} M parameters on {device} "
-        f"(world size {dist_env.world}{', DDP' if dist_env.launched else ''}); "
-        f"{len(train_set)} training and {len(val_set)} validation plates")
-
-    collate = make_collate(tokenizer)
-    augment = BatchAugment() if cfg.augment else None
-    val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
-                            batch_size=cfg.batch_size, num_workers=cfg.workers, collate_fn=collate,
-                            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed))
-    bad_paths: dict[str, str] = {}
-    epoch_seconds: list[float] = []
-    for epoch in range(start_epoch, cfg.epochs):
-        epoch_start = time.time()
-        _set_epoch(train_set, epoch)
-        # The order of an epoch depends only on (seed, epoch), so a resumed run sees the same batches.
-        order = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        indices = torch.randperm(len(train_set), generator=order).tolist()
-        indices = indices[dist_env.rank::dist_env.world]
-        per_rank = len(train_set) // dist_env.world     # equal step counts keep DDP ranks in step
-        loader = DataLoader(Subset(train_set, indices[:per_rank]), batch_size=cfg.batch_size,
-                            num_workers=cfg.workers, collate_fn=collate, drop_last=len(indices) > cfg.batch_size,
-                            worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed + epoch),
-                            persistent_workers=False, pin_memory=device.type == "cuda")
-        ddp_model.train()
-        loss_sum, seen, bad = 0.0, 0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and dist_env.main),
-                   leave=False, file=sys.stderr)
-        for batch in bar:
-            bad += len(batch.bad)
-            bad_paths.update((b.path, b.reason) for b in batch.bad)
-            if not batch.labels:
-                continue
-            loss = ctc_and_type_loss(ddp_model, batch, cfg, device, autocast, augment)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            if ema is not None:
-                ema.update_parameters(model)
-            n = len(batch.labels)
-            loss_sum, seen = loss_sum + float(loss.detach()) * n, seen + n
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
-        loss_sum, seen, bad = dist_env.sum(loss_sum, seen, bad)
-        if bad and bad / max(1, seen + bad) > cfg.max_bad_fraction:
-            raise PlateOCRError(f"{int(bad)} of {int(seen + bad)} training images could not be read "
-                                f"(more than max_bad_fraction={cfg.max_bad_fraction}); first: "
-                                + "; ".join(f"{p}: {r}" for p, r in list(bad_paths.items())[:3]))
-        validated = ddp_model if ema is None else ema.module
-        metrics = evaluate_model(validated, val_loader, tokenizer, cfg.arch, device, dist_env)
-        lr_used = optimizer.param_groups[0]["lr"]
-        if cfg.lr_schedule == "cosine":
-            scheduler.step()
-        else:   # exact accuracy drives the plateau; CER breaks its early ties (accuracy stays 0 a while)
-            scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "val_accuracy": metrics["accuracy"],
-                  "val_cer": metrics["cer"], "val_type_accuracy": metrics["type_accuracy"],
-                  "lr": lr_used, "bad_images": int(bad)}
-        history.append(record)
-        seconds = round(time.time() - epoch_start, 2)   # wall time is provenance, not a metric
-        epoch_seconds.append(seconds)
-        improved = metrics["accuracy"] > best_acc
-        best_acc = max(best_acc, metrics["accuracy"])
+    dist_env = Distributed(resolve_device(cfg.device))
+    try:
+        log = (lambda msg: print(msg, file=sys.stderr, flush=True)) if dist_env.main else (lambda msg: None)
         if dist_env.main:
-            payload = {"arch": cfg.arch, "alphabet": tokenizer.alphabet,
-                       "model": (model if ema is None else ema.module).state_dict(),
-                       "config": cfg.to_dict(), "optimizer": optimizer.state_dict(),
-                       "scheduler": scheduler.state_dict(), "epoch": epoch, "best_accuracy": best_acc,
-                       "history": history, "metrics": metrics, "rng": rng_state()}
-            if ema is not None:   # resuming needs the weights being trained, not only their average
-                payload.update(train_model=model.state_dict(), ema_updates=int(ema.n_averaged))
-            if improved:
-                save_checkpoint(out / "best.pt", payload)
-            save_checkpoint(out / "last.pt", payload)
-            log(f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f}  val exact "
-                f"{metrics['accuracy']:.4f}  CER {metrics['cer']:.4f}  type {metrics['type_accuracy']:.3f}  "
-                f"lr {record['lr']:.2e}  {seconds:.1f}s" + (f"  ({int(bad)} unreadable images skipped)" if bad else ""))
+            check_out_dir(Path(cfg.out), resume, overwrite)
         dist_env.barrier()
-
-    result = {"metrics": history[-1] if history else {}, "best_val_accuracy": best_acc, "history": history,
-              "checkpoint": str(out / "best.pt"), "bad_images": sorted(bad_paths.items())}
-    if dist_env.main:
-        result["provenance"] = provenance(cfg.to_dict(), data_fp, str(device), round(time.time() - started, 1))
-        result["provenance"]["epoch_seconds"] = epoch_seconds
-        tmp = out / "metrics.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        os.replace(tmp, out / "metrics.json")
-    dist_env.close()
-    torch.use_deterministic_algorithms(determinism[0], warn_only=determinism[1])
-    return result
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        seed_everything(cfg.seed + dist_env.rank)
+        with deterministic_cpu(dist_env.device):
+            run = set_up(cfg, dist_env, log, resume)
+            for epoch in range(run.start_epoch, cfg.epochs):
+                run_epoch(run, epoch, progress)
+            return write_metrics(run, started)
+    finally:
+        dist_env.close()

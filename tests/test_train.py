@@ -16,7 +16,8 @@ from plateocr.config import TrainConfig
 from plateocr.errors import PlateOCRError
 from plateocr.models import build_model
 from plateocr.reader import PlateReader
-from plateocr.train import Distributed, train
+from plateocr.distributed import Distributed
+from plateocr.train import train
 from tests.conftest import REPO
 
 
@@ -271,3 +272,13 @@ def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tm
     assert weights and all(torch.allclose(tuned["model"][k], members[1]["model"][k], atol=1e-6) for k in weights)
     with pytest.raises(PlateOCRError, match="wide\\+sharp model with another alphabet or arch"):
         train(TrainConfig(out=str(tmp_path / "c"), arch="compact", **cfg), progress=False)
+
+
+def test_a_failed_run_leaves_the_determinism_flags_as_they_were(tmp_path):
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    missing = tmp_path / "nowhere.pt"
+    with pytest.raises(PlateOCRError, match="does not exist"):   # fails inside the set-up, after the flags are set
+        train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "run"), epochs=1, device="cpu",
+                          init_checkpoint=str(missing)), progress=False)
+    after = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    assert after == before
