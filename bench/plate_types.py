@@ -32,8 +32,8 @@ def main() -> int:
     reader = PlateReader.from_pretrained(args.checkpoint)
     equal = {t: 1.0 for t in PLATE_TYPES}      # the same number of plates of every type
     with tempfile.TemporaryDirectory(prefix="plateocr-types-") as tmp:
-        from plateocr.synth import write_synthetic
-        write_synthetic(args.n, Path(tmp) / "s", seed=9_999_991, type_weights=equal)
+        from plateocr.synth import TYPE_BENCH_SEED, write_synthetic
+        write_synthetic(args.n, Path(tmp) / "s", seed=TYPE_BENCH_SEED, type_weights=equal)
         synthetic, _ = evaluate_reader(reader, records_for(Path(tmp) / "s", tmp))
     result = {"checkpoint": reader.source, "synthetic_n": synthetic["n"],
               "synthetic_accuracy": round(synthetic["accuracy"], 4),

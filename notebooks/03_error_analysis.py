@@ -41,9 +41,10 @@ import pandas as pd
 
 from plateocr import PlateReader, analysis, plots
 from plateocr.evaluation import evaluate_reader, records_for
+from plateocr.synth import EVAL_SEED
 
 figures = Path(output_dir) / "figures"
-records = records_for(data_dir, Path(output_dir) / "synthetic_eval", synthetic_n, seed + 424242)
+records = records_for(data_dir, Path(output_dir) / "synthetic_eval", synthetic_n, seed + EVAL_SEED)
 reader = PlateReader.from_pretrained(checkpoint)
 summary, rows = evaluate_reader(reader, records, batch_size)
 greedy, _ = evaluate_reader(PlateReader.from_pretrained(checkpoint, decoder="greedy"), records, batch_size)

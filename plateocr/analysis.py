@@ -25,7 +25,11 @@ def rows_frame(rows: list[dict]) -> pd.DataFrame:
 
 def records_frame(records) -> pd.DataFrame:
     """One row per record: label, province, length, plate type."""
-    df = pd.DataFrame([{"path": r.path, "label": r.label, "plate_type": r.plate_type} for r in records])
+    return _plates_frame([{"path": r.path, "label": r.label, "plate_type": r.plate_type} for r in records])
+
+
+def _plates_frame(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
     df["province"] = df["label"].map(province_of)
     df["length"] = df["label"].str.len()
     return df
@@ -105,10 +109,7 @@ def synthetic_frame(plates) -> pd.DataFrame:
     for i in range(len(plates)):
         _, label, kind = plates[i]
         rows.append({"path": f"synthetic/{i}", "label": label, "plate_type": kind})
-    df = pd.DataFrame(rows)
-    df["province"] = df["label"].map(province_of)
-    df["length"] = df["label"].str.len()
-    return df
+    return _plates_frame(rows)
 
 
 def dataset_overview(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:

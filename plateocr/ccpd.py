@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# The tables of the CCPD README, in its order: a name's indices point into these.
-PROVINCES = list("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新警学O")
-ALPHABETS = list("ABCDEFGHJKLMNPQRSTUVWXYZO")
-ADS = list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789O")
+from .geometry import homography, pil_perspective
+
+# The tables of the CCPD README, in its order (not the alphabet's): a name's indices point into these.
+CCPD_PROVINCES = list("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新警学O")
+CCPD_ALPHABETS = list("ABCDEFGHJKLMNPQRSTUVWXYZO")
+CCPD_ADS = list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789O")
 NO_CHARACTER = "O"   # the last entry of each table: "no character", never the letter O
 # 3:1 is near a single-row plate's 440:140 mm and exactly the compact and wide models' 96x32
 # input, so the later resize only scales.
@@ -77,7 +79,7 @@ def parse_ccpd_name(name: str | Path) -> CcpdAnnotation:
         tilt = _ints(tilt, "_", (2,), "tilt")
         bbox, vertices = _points(bbox, 2, "bbox"), _points(vertices, 4, "vertices")
         indices = _ints(indices, "_", (7, 8), "plate indices")
-        tables = [PROVINCES, ALPHABETS] + [ADS] * (len(indices) - 2)
+        tables = [CCPD_PROVINCES, CCPD_ALPHABETS] + [CCPD_ADS] * (len(indices) - 2)
         bad = [i for i, table in zip(indices, tables) if not 0 <= i < len(table)]
         if bad:
             raise ValueError(f"plate index {bad[0]} out of range")
@@ -115,23 +117,6 @@ def label_from_dl1_name(name: str | Path) -> str:
     return file.split("-", 1)[1].split(".", 1)[0]
 
 
-def _perspective_coefficients(dst_to_src) -> list[float]:
-    """The 8 coefficients of PIL's PERSPECTIVE transform from 4 ((x, y) output, (u, v) input) pairs.
-
-    PIL maps each output pixel back to the input: u = (a x + b y + c) / (g x + h y + 1), and v
-    likewise with d, e, f; each pair gives two linear equations in a..h.
-    """
-    a, b = [], []
-    for (x, y), (u, v) in dst_to_src:
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-        b += [u, v]
-    try:
-        return np.linalg.solve(np.array(a, float), np.array(b, float)).tolist()
-    except np.linalg.LinAlgError:
-        raise ValueError(f"degenerate quadrilateral (three corners on a line): {dst_to_src}") from None
-
-
 def crop_plate(image: Image.Image, vertices, size: tuple[int, int] | None = CROP_SIZE) -> Image.Image:
     """Warp the plate quadrilateral to an upright (width, height) rectangle.
 
@@ -157,5 +142,6 @@ def crop_plate(image: Image.Image, vertices, size: tuple[int, int] | None = CROP
         raise ValueError(f"crop size must be positive, got {size}")
     if image.mode not in ("L", "RGB", "RGBA", "I", "F"):   # palette or 1-bit: bicubic needs values
         image = image.convert("RGB")
-    coeffs = _perspective_coefficients([((0, 0), tl), ((w, 0), tr), ((w, h), br), ((0, h), bl)])
-    return image.transform((w, h), Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BICUBIC)
+    # PIL maps each output pixel back to the photo: the homography from the crop's corners to the plate's.
+    out_to_in = homography([(0, 0), (w, 0), (w, h), (0, h)], [tl, tr, br, bl])
+    return image.transform((w, h), Image.Transform.PERSPECTIVE, pil_perspective(out_to_in), Image.Resampling.BICUBIC)

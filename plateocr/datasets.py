@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .alphabet import PLATE_TYPES, Tokenizer, label_problem
+from .alphabet import PLATE_TYPES, Tokenizer, infer_plate_type, label_problem
 from .ccpd import crop_plate, is_ccpd_name, label_from_dl1_name, parse_ccpd_name
 from .errors import ImageError, PlateOCRError
 from .images import IMAGE_SUFFIXES, load_image, prepare_crop
@@ -70,15 +70,6 @@ class Skipped:
         if len(self.items) > limit:
             lines.append(f"  … and {len(self.items) - limit} more")
         return "\n".join(lines)
-
-
-def infer_plate_type(label: str) -> str:
-    """The plate type a label implies when no type is given (CCPD 7-character plates are blue)."""
-    if len(label) == 8:
-        return "green"
-    last = label[-1:]
-    return {"警": "white", "学": "yellow", "挂": "yellow", "港": "black", "澳": "black",
-            "使": "black", "领": "black"}.get(last, "blue")
 
 
 def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:

@@ -8,6 +8,7 @@ from .alphabet import PLATE_TYPES
 from .datasets import PlateRecord
 from .metrics import summarize
 from .reader import PlateReader
+from .synth import EVAL_SEED
 
 
 def read_records(reader: PlateReader, records: list[PlateRecord], batch_size: int = 64,
@@ -55,7 +56,7 @@ def evaluate_reader(reader: PlateReader, records: list[PlateRecord], batch_size:
     return summary, rows
 
 
-def records_for(data_dir, workdir, synthetic_n: int = 600, synthetic_seed: int = 424242) -> list[PlateRecord]:
+def records_for(data_dir, workdir, synthetic_n: int = 600, synthetic_seed: int = EVAL_SEED) -> list[PlateRecord]:
     """Labelled records to evaluate on; "synthetic" renders held-out plates of every type to `workdir`
     (a seed that no training run uses), re-using them when already there."""
     from pathlib import Path

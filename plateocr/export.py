@@ -1,4 +1,4 @@
-"""ONNX export with a dynamic batch axis, and a PlateReader that runs the export with onnxruntime.
+"""ONNX export with a dynamic batch axis; `PlateReader.from_pretrained("x.onnx")` reads the export.
 
 The model's settings (arch, alphabet, temperature, whether its crops are deskewed) travel in the
 ONNX file's metadata, as they do in a checkpoint.
@@ -11,9 +11,8 @@ from pathlib import Path
 
 import torch
 
-from .alphabet import Tokenizer
-from .errors import CheckpointError, PlateOCRError
-from .models import arch_members
+from .errors import PlateOCRError
+from .reader import PlateReader
 
 OPSET = 17
 
@@ -22,7 +21,6 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
     """Write the checkpoint's model (default: the shipped one) as ONNX with a dynamic batch axis."""
     import onnx
 
-    from .reader import PlateReader
     onnx_path = Path(onnx_path)
     if onnx_path.exists() and not overwrite:
         raise PlateOCRError(f"{onnx_path} already exists; pass --overwrite to replace it")
@@ -45,28 +43,3 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
     onnx.save(proto, str(tmp))
     os.replace(tmp, onnx_path)
     return onnx_path
-
-
-def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none",
-                     deskew: bool | None = None):
-    """A PlateReader backed by an onnxruntime session."""
-    import onnxruntime as ort
-
-    from .reader import PlateReader
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"ONNX file {path} does not exist")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
-    try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
-    meta = session.get_modelmeta().custom_metadata_map
-    if "plateocr_arch" not in meta:
-        raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
-    arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
-    return PlateReader(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
-                       float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
-                       source=str(path), tta=tta,
-                       deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew)

@@ -12,6 +12,7 @@ The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates t
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -25,7 +26,7 @@ from .checkpoint import load_checkpoint, trained_deskewed
 from .decoding import decode_constrained, decode_greedy
 from .errors import CheckpointError, ImageError, PlateOCRError
 from .images import load_image, prepare_crop
-from .models import build_model, input_size
+from .models import arch_members, build_model, input_size
 from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide_sharp.pt"
@@ -110,11 +111,33 @@ class PlateReader:
         deskewed (plateocr.deskew) as the model's were in training unless `deskew` says otherwise."""
         path = Path(path) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
-            from .export import load_onnx_reader
-            return load_onnx_reader(path, decoder, tta=tta, deskew=deskew)
+            return cls.from_onnx(path, decoder, tta=tta, deskew=deskew)
         if not path.is_file() and path == DEFAULT_CHECKPOINT:
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
         return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta, deskew)
+
+    @classmethod
+    def from_onnx(cls, path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none",
+                  deskew: bool | None = None) -> "PlateReader":
+        """A reader backed by an onnxruntime session over a file `plateocr export` wrote."""
+        import onnxruntime as ort
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"ONNX file {path} does not exist")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
+        meta = session.get_modelmeta().custom_metadata_map
+        if "plateocr_arch" not in meta:
+            raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
+        arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
+        return cls(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
+                   float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
+                   source=str(path), tta=tta,
+                   deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew)
 
     # -- model and decoding -------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -22,11 +22,15 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from torch.utils.data import Dataset
 
-from .alphabet import ALNUM, DIGITS, ENERGY, PLATE_LETTERS, PLATE_TYPES, PROVINCES, is_valid_plate
+from .alphabet import (ALNUM, CROSS_BORDER, DIGITS, DIPLOMATIC, ENERGY, LEARNER, PLATE_LETTERS, PLATE_TYPES, POLICE,
+                       PROVINCES, TRAILER, TYPE_FORMATS, is_valid_plate, plate_format)
 from .errors import PlateOCRError
 from .fonts import PLATE_FONT, font_path
 from .synth_degrade import degrade
 
+# Seeds of held-out synthetic sets, far from the small seeds (and seed + train.VAL_SEED_OFFSET) training renders with.
+EVAL_SEED = 424_242          # evaluation plates of every type (evaluation.records_for, notebook 03)
+TYPE_BENCH_SEED = 9_999_991  # bench/plate_types.py: the same number of plates of each type
 DEFAULT_TYPE_WEIGHTS = {"blue": 0.55, "green": 0.15, "yellow": 0.12, "yellow_double": 0.08,
                         "white": 0.05, "black": 0.05}
 # Noto Sans CJK, emboldened, is closest to the condensed plate lettering (plain 1, open 4, no slashed 0);
@@ -42,6 +46,7 @@ PLATE_SPREAD = {"blue": (15, 35, 40), "yellow": (20, 20, 25), "yellow_double": (
                 "white": (15, 15, 15), "black": (15, 15, 15)}
 DARK_INK, LIGHT_INK, POLICE_RED = (18, 18, 18), (245, 245, 245), (205, 20, 25)
 LIGHT_INK_TYPES = ("blue", "black")
+HK_MACAU_PREFIX = "粤Z"   # Guangdong's cross-border plates for Hong Kong and Macau vehicles
 
 
 class SynthError(PlateOCRError, ValueError):
@@ -97,14 +102,14 @@ def random_plate(rng: np.random.Generator, plate_type: str | None = None,
             label = province + letter + _alnum(rng, 5, 0.0) + energy
     elif plate_type in ("yellow", "yellow_double"):
         r = rng.random()
-        suffix = "挂" if r < 0.15 else ("学" if r < 0.25 and plate_type == "yellow" else _alnum(rng, 1))
+        suffix = TRAILER if r < 0.15 else (LEARNER if r < 0.25 and plate_type == "yellow" else _alnum(rng, 1))
         label = province + letter + _alnum(rng, 4) + suffix
     elif plate_type == "white":
-        label = province + letter + _alnum(rng, 4) + "警"
+        label = province + letter + _alnum(rng, 4) + POLICE
     else:  # black: Hong Kong / Macau cross-border plates, a few embassy and consulate ones
-        label = ("粤Z" + _alnum(rng, 4) + "港澳"[rng.integers(2)] if rng.random() < 0.8
-                 else province + letter + _alnum(rng, 4) + "使领"[rng.integers(2)])
-    assert is_valid_plate(label), label
+        label = (HK_MACAU_PREFIX + _alnum(rng, 4) + CROSS_BORDER[rng.integers(2)] if rng.random() < 0.8
+                 else province + letter + _alnum(rng, 4) + DIPLOMATIC[rng.integers(2)])
+    assert plate_format(label) in TYPE_FORMATS[plate_type], (label, plate_type)
     return label, plate_type
 
 
@@ -229,7 +234,7 @@ def _draw(label: str, plate_type: str, scale: float, font: str, weight: int, pla
         draw.ellipse(((x - r) * scale, (y - r) * scale, (x + r) * scale, (y + r) * scale), fill=ink_rgb)
     for char, (x, y, w, h) in zip(label, slots):
         mask = _glyph(char, round(w * scale), round(h * scale), font, weight)
-        plate.paste(red_rgb if char == "警" else ink_rgb, (round(x * scale), round(y * scale)), mask)
+        plate.paste(red_rgb if char == POLICE else ink_rgb, (round(x * scale), round(y * scale)), mask)
     return plate
 
 

@@ -17,6 +17,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from .geometry import homography, pil_perspective
+
 # Single-row crops keep width/height above images.DOUBLE_ROW_MAX_ASPECT (2.5), double-row below.
 SINGLE_ASPECT, DOUBLE_ASPECT = (2.8, 4.3), (1.6, 2.3)
 MOTION_KERNEL = [0.0] * 10 + [0.2] * 5 + [0.0] * 10   # 5x5, horizontal: a car moving past
@@ -69,15 +71,6 @@ def _mount(plate: Image.Image, rng):
     return canvas, (pad_x, pad_y), tuple(int(v) for v in np.clip(base, 0, 255))
 
 
-def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """3x3 matrix mapping the four points src onto dst."""
-    a, b = [], []
-    for (x, y), (u, v) in zip(src, dst):
-        a += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
-        b += [u, v]
-    return np.append(np.linalg.solve(np.array(a), np.array(b)), 1.0).reshape(3, 3)
-
-
 def _camera(canvas: Image.Image, offset, plate_size, background, rng, double_row: bool) -> Image.Image:
     """View the plate at an angle, cut the detector's box around it and resize it to crop size."""
     w, h = plate_size
@@ -103,8 +96,8 @@ def _camera(canvas: Image.Image, offset, plate_size, background, rng, double_row
     big = (2 * out_w, 2 * out_h)
     to_photo = np.array([[(x1 - x0) / big[0], 0, x0], [0, (y1 - y0) / big[1], y0], [0, 0, 1]])
     to_canvas = np.array([[1, 0, offset[0] + w / 2], [0, 1, offset[1] + h / 2], [0, 0, 1]])
-    m = to_canvas @ np.linalg.inv(_homography(corners, photo)) @ to_photo
-    view = canvas.transform(big, Image.Transform.PERSPECTIVE, (m / m[2, 2]).ravel()[:8].tolist(),
+    m = to_canvas @ np.linalg.inv(homography(corners, photo)) @ to_photo
+    view = canvas.transform(big, Image.Transform.PERSPECTIVE, pil_perspective(m),
                             Image.Resampling.BILINEAR, fillcolor=background)
     if rng.random() < 0.12:
         view = view.filter(ImageFilter.Kernel((5, 5), MOTION_KERNEL))

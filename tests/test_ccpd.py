@@ -12,7 +12,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from plateocr.ccpd import (ADS, ALPHABETS, PROVINCES, CcpdAnnotation, crop_plate, is_ccpd_name, label_from_dl1_name,
+from plateocr.ccpd import (CCPD_ADS, CCPD_ALPHABETS, CCPD_PROVINCES, CcpdAnnotation, crop_plate, is_ccpd_name,
+                           label_from_dl1_name,
                            parse_ccpd_name)
 
 CCPD_RAW = Path(__file__).resolve().parents[2] / "shared/data/ccpd_raw_sample"
@@ -42,7 +43,7 @@ def quad_area(vertices) -> float:
 @needs_sample
 def test_tables_match_the_sample_annotation_file():
     tables = yaml.safe_load((CCPD_RAW / "char-annotations.yaml").read_text(encoding="utf-8"))["ccpd_char_annotations"]
-    assert (PROVINCES, ALPHABETS, ADS) == (tables["provinces"], tables["alphabets"], tables["ads"])
+    assert (CCPD_PROVINCES, CCPD_ALPHABETS, CCPD_ADS) == (tables["provinces"], tables["alphabets"], tables["ads"])
 
 
 @needs_sample
