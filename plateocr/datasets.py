@@ -203,6 +203,14 @@ def split_records(records: list[PlateRecord], val_fraction: float = 0.1,
     return ordered[n_val:], ordered[:n_val]
 
 
+def cv_folds(records: list[PlateRecord], folds: int, seed: int = 0) -> list[list[PlateRecord]]:
+    """Records dealt into `folds` cross-validation folds after a seeded shuffle of their given order;
+    every bench that reads the held-out folds of one run deals them the same way."""
+    order = list(records)
+    random.Random(seed).shuffle(order)
+    return [order[k::folds] for k in range(folds)]
+
+
 @dataclass(frozen=True)
 class BadSample:
     """Stands in for a sample whose file could not be read; the collate function counts it."""

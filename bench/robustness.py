@@ -1,0 +1,120 @@
+"""Reading crops as detectors deliver them: held-out real plates, perturbed, per perturbation.
+
+    python bench/accuracy.py --pretrained … --keep runs/cv0        # fold models, once
+    python bench/robustness.py --model ensemble=runs/cv0 [--model NAME=DIR …] [--folds 5] [--seed 0]
+    python bench/robustness.py --raw DIR [--checkpoint CKPT]        # loose boxes cut from raw CCPD photos
+
+With --model, each DIR holds the fine-tuned fold checkpoints that `bench/accuracy.py --keep DIR`
+leaves (same --data, --folds and --seed): every plate is read only by the models of the fold that
+held it out, so no row scores a plate a model trained on. Each model is read as its checkpoint
+says (views, deskew), and once more with one view (`NAME/1view`). Perturbations (plateocr.perturbations)
+are drawn from the seed, the plate and the kind, so every model reads the same pixels. With --raw,
+plates are cut from full CCPD photos by a box around their annotated corners, tight and with
+10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from plateocr import PlateReader  # noqa: E402
+from plateocr.checkpoint import as_one_model, load_checkpoint  # noqa: E402
+from plateocr.datasets import cv_folds, list_records  # noqa: E402
+from plateocr.images import load_image  # noqa: E402
+from plateocr.perturbations import DEFAULT_STRENGTHS, KINDS, loose_crop_from_photo, perturb  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CLEAN = ("clean", 0.0)
+LOOSE_RAW = 0.3
+
+
+def conditions(kinds) -> list[tuple[str, float]]:
+    return [CLEAN] + [(kind, s) for kind in kinds for s in DEFAULT_STRENGTHS[kind]]
+
+
+def perturbed(image, kind: str, strength: float, seed: int, plate: int):
+    if kind == "clean":
+        return image
+    return perturb(image, kind, strength, np.random.default_rng((seed, KINDS.index(kind), plate)))
+
+
+def fold_readers(directory: Path, fold: int) -> dict[str, PlateReader]:
+    members = sorted(directory.glob(f"fold{fold}_member*/last.pt")) or sorted(directory.glob(f"fold{fold}*/last.pt"))
+    if not members:
+        raise SystemExit(f"error: no fold {fold} checkpoints in {directory} (bench/accuracy.py --keep {directory})")
+    payload = as_one_model([load_checkpoint(p) for p in members])
+    return {"": PlateReader.from_checkpoint(payload), "/1view": PlateReader.from_checkpoint(payload, tta="none")}
+
+
+def cross_validated(args) -> tuple[list[str], dict]:
+    """Accuracy per (model, condition) over the held-out folds."""
+    records, _ = list_records(args.data)
+    folds = cv_folds(records, args.folds, args.seed)
+    index = {r.path: i for i, r in enumerate(sorted(records, key=lambda r: r.path))}
+    conds = conditions(args.kinds)
+    correct: dict[tuple[str, tuple[str, float]], int] = {}
+    names: list[str] = []
+    for k, held_out in enumerate(folds):
+        images = [load_image(r.path) for r in held_out]
+        for spec in args.model:
+            name, _, directory = spec.partition("=")
+            for suffix, reader in fold_readers(Path(directory), k).items():
+                names += [name + suffix] if name + suffix not in names else []
+                for cond in conds:
+                    crops = [perturbed(im, *cond, args.seed, index[r.path]) for im, r in zip(images, held_out)]
+                    hits = sum(res.plate == r.label for res, r in zip(reader.read(crops), held_out))
+                    correct[(name + suffix, cond)] = correct.get((name + suffix, cond), 0) + hits
+        print(f"fold {k + 1}/{args.folds} read", file=sys.stderr)
+    return names, {key: hits / len(records) for key, hits in correct.items()}
+
+
+def raw_photos(args) -> tuple[list[str], dict]:
+    """Accuracy of one checkpoint on plates cut from raw CCPD photos, tight and with loose margins."""
+    records = [r for r in list_records(args.raw, layout="ccpd")[0] if r.vertices is not None]
+    if not records:
+        raise SystemExit(f"error: no raw CCPD photos (annotated corners) under {args.raw}")
+    reader = PlateReader.from_pretrained(args.checkpoint)
+    photos = [load_image(r.path) for r in records]
+    accuracy = {}
+    for cond in (("tight_box", 0.0), ("loose_box", LOOSE_RAW)):
+        crops = [loose_crop_from_photo(p, r.vertices, cond[1], np.random.default_rng((args.seed, i)))
+                 for i, (p, r) in enumerate(zip(photos, records))]
+        accuracy[("checkpoint", cond)] = sum(res.plate == r.label for res, r in zip(reader.read(crops), records)) \
+            / len(records)
+    return ["checkpoint"], accuracy
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", metavar="NAME=DIR",
+                        help="fold checkpoints kept by bench/accuracy.py --keep DIR (repeat for several models)")
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--raw", help="raw CCPD photos: loose boxes with real context around the annotated plate")
+    parser.add_argument("--checkpoint", help="with --raw: the model to read them (default: the shipped one)")
+    args = parser.parse_args()
+    if bool(args.model) == bool(args.raw):
+        parser.error("give --model NAME=DIR (cross-validated) or --raw DIR (raw photos), one of the two")
+    start = time.time()
+    names, accuracy = cross_validated(args) if args.model else raw_photos(args)
+    conds = sorted({cond for _, cond in accuracy}, key=lambda c: list(accuracy).index((names[0], c)))
+    print(f"{'perturbation':22s}" + "".join(f"{n:>16s}" for n in names))
+    for cond in conds:
+        label = cond[0] if cond[0] in ("clean", "tight_box") else f"{cond[0]} {cond[1]:g}"
+        print(f"{label:22s}" + "".join(f"{accuracy[(n, cond)]:16.4f}" for n in names))
+    result = {f"{n}|{c[0]}|{c[1]:g}": round(a, 4) for (n, c), a in accuracy.items()}
+    result["minutes"] = round((time.time() - start) / 60, 1)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
