@@ -83,6 +83,8 @@ class TrainConfig:
             raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
+        if self.split and self.data == SYNTHETIC:
+            raise PlateOCRError(f"split {self.split!r} names a part of a data folder; synthetic data has none")
         return self
 
     def synthetic_type_weights(self) -> dict[str, float] | None:

@@ -282,3 +282,5 @@ def test_the_official_ccpd_splits_train_and_validate(ccpd_trees):
     assert {Path(r.path).parent.name for r in train_set.records + val_set.records} == {"ccpd_base"}
     assert not {r.path for r in train_set.records} & {r.path for r in val_set.records}
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg   # the split travels in checkpoints' config
+    with pytest.raises(PlateOCRError, match="synthetic data has none"):
+        TrainConfig(data="synthetic", split="train").validate()
