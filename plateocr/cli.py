@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -29,6 +30,11 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
                         "an .onnx file always runs on the CPU")
 
 
+def _help(config, name: str) -> str:
+    """A config field's help text, kept beside the field."""
+    return next(f.metadata["help"] for f in dataclasses.fields(config) if f.name == name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .config import LR_SCHEDULES, TrainConfig
     from .models import ARCHS
@@ -38,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a recogniser")
     t.add_argument("--data", required=True, help="data folder, CSV manifest, or 'synthetic'")
+    t.add_argument("--split", help=_help(TrainConfig, "split"))
     t.add_argument("--val", help="validation data (default: a 10%% split of --data; 'synthetic': held-out "
                    "synthetic plates, so all of --data trains)")
+    t.add_argument("--val-split", help=_help(TrainConfig, "val_split"))
     t.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.json")
     t.add_argument("--arch", choices=tuple(ARCHS), default=defaults.arch)
     t.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -75,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--data", required=True)
+    e.add_argument("--split", help="the part of --data to score: a CCPD tree's official split or subset file "
+                   "(test, val, ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: test)")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     _add_reader_args(e)
 
@@ -119,7 +129,7 @@ def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_reader
     detect_layout(args.data)          # a wrong data path is reported before the model loads
     reader = _reader(args)
-    records, skipped = list_records(args.data, split="test", alphabet=reader.tokenizer.alphabet)
+    records, skipped = list_records(args.data, split=args.split, held_out=True, alphabet=reader.tokenizer.alphabet)
     if len(skipped):
         print(skipped.summary(), file=sys.stderr)
     summary, _ = evaluate_reader(reader, records, args.batch_size, args.workers)

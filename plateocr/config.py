@@ -6,7 +6,7 @@ True
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 from .errors import PlateOCRError
 from .models import ARCH_INPUT_SIZE, ENSEMBLE_SEPARATOR, input_size
@@ -18,7 +18,13 @@ LR_SCHEDULES = ("plateau", "cosine")
 @dataclass
 class TrainConfig:
     data: str = SYNTHETIC
+    split: str | None = field(default=None, metadata={"help": (
+        "the part of --data to train on: a CCPD tree's official split or subset file (train, val, test, "
+        "ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: train)")})
     val: str | None = None
+    val_split: str | None = field(default=None, metadata={"help": (
+        "the part of --val to validate on (default: all of it; dl1: test); without --val, this split "
+        "of --data validates instead of a tenth of it (CCPD: --split train --val-split val)")})
     out: str = "runs/latest"
     arch: str = "wide"
     epochs: int = 10
@@ -77,6 +83,8 @@ class TrainConfig:
             raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
+        if self.split and self.data == SYNTHETIC:
+            raise PlateOCRError(f"split {self.split!r} names a part of a data folder; synthetic data has none")
         return self
 
     def synthetic_type_weights(self) -> dict[str, float] | None:

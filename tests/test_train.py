@@ -271,3 +271,16 @@ def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tm
     assert weights and all(torch.allclose(tuned["model"][k], members[1]["model"][k], atol=1e-6) for k in weights)
     with pytest.raises(PlateOCRError, match="wide\\+sharp model with another alphabet or arch"):
         train(TrainConfig(out=str(tmp_path / "c"), arch="compact", **cfg), progress=False)
+
+
+def test_the_official_ccpd_splits_train_and_validate(ccpd_trees):
+    from plateocr.train import build_datasets
+    root, _ = ccpd_trees
+    cfg = TrainConfig(data=str(root), split="train", val_split="val", out="unused")
+    train_set, val_set, fingerprint = build_datasets(cfg, log=lambda msg: None)
+    assert len(train_set) == 5 and len(val_set) == 3    # split/train.txt and split/val.txt, nothing else
+    assert {Path(r.path).parent.name for r in train_set.records + val_set.records} == {"ccpd_base"}
+    assert not {r.path for r in train_set.records} & {r.path for r in val_set.records}
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg   # the split travels in checkpoints' config
+    with pytest.raises(PlateOCRError, match="synthetic data has none"):
+        TrainConfig(data="synthetic", split="train").validate()
