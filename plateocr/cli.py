@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--data", required=True)
+    e.add_argument("--split", help="the part of --data to score: a CCPD tree's official split or subset file "
+                   "(test, val, ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: test)")
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     _add_reader_args(e)
 
@@ -85,7 +87,7 @@ def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_reader
     detect_layout(args.data)          # a wrong data path is reported before the model loads
     reader = _reader(args)
-    records, skipped = list_records(args.data, split="test", alphabet=reader.tokenizer.alphabet)
+    records, skipped = list_records(args.data, split=args.split, held_out=True, alphabet=reader.tokenizer.alphabet)
     if len(skipped):
         print(skipped.summary(), file=sys.stderr)
     summary, _ = evaluate_reader(reader, records, args.batch_size, args.workers)

@@ -32,8 +32,14 @@ def _param(default, help: str, **extra):
 class TrainConfig:
     data: str = _param(SYNTHETIC, "data folder, CSV manifest, or 'synthetic' (plates rendered on the fly)",
                        cli_required=True)
+    split: str | None = _param(None, "the part of --data to train on: a CCPD tree's official split or subset "
+                                     "file (train, val, test, ccpd_blur, ...) or a dl1 folder's train/test "
+                                     "(default: all of it; dl1: train)")
     val: str | None = _param(None, "validation data (default: a val_fraction split of data; 'synthetic': "
                                    "held-out synthetic plates, so all of data trains)")
+    val_split: str | None = _param(None, "the part of --val to validate on (default: all of it; dl1: test); "
+                                         "without --val, this split of --data validates instead of a tenth "
+                                         "of it (CCPD: --split train --val-split val)")
     out: str = _param("runs/latest", "run folder for best.pt, last.pt, metrics.json", cli_required=True)
     arch: str = _param("wide", "model architecture", choices=tuple(ARCHS))
     epochs: int = _param(10, "passes over the training data")
@@ -98,6 +104,8 @@ class TrainConfig:
             raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
+        if self.split and self.data == SYNTHETIC:
+            raise PlateOCRError(f"split {self.split!r} names a part of a data folder; synthetic data has none")
         return self
 
     def synthetic_type_weights(self) -> dict[str, float] | None:

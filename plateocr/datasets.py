@@ -4,7 +4,9 @@ Layouts:
   dl1       CCPD2019-dl1 (Kaggle): ROOT/train/*.jpg, ROOT/test/*.jpg, `<id>-<plate>.jpg`
   labelled  a folder of crops named `LABEL.jpg` (`LABEL_2.jpg` for a repeated plate)
   csv       a manifest with `path,label[,plate_type]` columns, paths relative to the CSV
-  ccpd      raw CCPD full-scene photos whose names encode the plate; crops are warped on load
+  ccpd      raw CCPD full-scene photos whose names encode the plate; crops are warped on load.
+            A full CCPD2019/CCPD2020 tree also has official splits (plateocr.ccpd_tree), read
+            with `split=` (train, val, test, or a subset file such as ccpd_blur)
   synthetic plates rendered on the fly (the built-in default data)
 `sample` names the real crops bundled with the package.
 
@@ -24,7 +26,9 @@ from torch.utils.data import Dataset
 
 from .alphabet import PLATE_TYPES, Tokenizer, infer_plate_type, label_problem
 from .ccpd import crop_plate, is_ccpd_name, label_from_dl1_name, parse_ccpd_name
+from .ccpd_tree import NO_PLATE, is_ccpd_tree, split_folder, split_members
 from .errors import ImageError, PlateOCRError
+from .file_index import cached_listing, list_files
 from .images import IMAGE_SUFFIXES, load_image, prepare_crop
 
 SYNTHETIC = "synthetic"   # a data path meaning "render plates on the fly"
@@ -74,15 +78,19 @@ class Skipped:
 
 def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """Image files under `folder` (recursively, sorted) and the other files found beside them."""
-    images, others = [], []
+    images, others, _ = list_files(folder)
+    return images, others
+
+
+def _first_image_names(folder: Path, n: int) -> list[str]:
+    """Names of the first `n` image files of a sorted walk, without walking all of a large tree."""
+    names = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            p = Path(dirpath, name)
-            (images if p.suffix.lower() in IMAGE_SUFFIXES else others).append(p)
-    return images, others
+        names += [f for f in sorted(filenames) if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
+        if len(names) >= n:
+            break
+    return names[:n]
 
 
 def detect_layout(path: str | Path) -> str:
@@ -97,6 +105,8 @@ def detect_layout(path: str | Path) -> str:
         if path.suffix.lower() == ".csv":
             return "csv"
         raise PlateOCRError(f"data path {path} is a file but not a .csv manifest")
+    if is_ccpd_tree(path):   # checked first: a CCPD2020 folder has train/ and test/ as dl1 does
+        return "ccpd"
     if (path / "train").is_dir() and (path / "test").is_dir():
         return "dl1"
     if (path / MANIFEST).is_file():
@@ -104,8 +114,7 @@ def detect_layout(path: str | Path) -> str:
     with os.scandir(path) as it:
         names = sorted(e.name for e in it if Path(e.name).suffix.lower() in IMAGE_SUFFIXES)[:50]
     if not names:
-        images, _ = _image_files(path)
-        names = [p.name for p in images[:50]]
+        names = _first_image_names(path, 50)
     if not names:
         raise PlateOCRError(f"no images found in {path}")
     if all(is_ccpd_name(n) for n in names):
@@ -119,11 +128,14 @@ def _label_from_name(name: str) -> str:
     return Path(name).name.split(".")[0].split("_")[0]
 
 
-def list_records(path: str | Path, layout: str | None = None, split: str = "train",
-                 alphabet: str | None = None) -> tuple[list[PlateRecord], Skipped]:
+def list_records(path: str | Path, layout: str | None = None, split: str | None = None,
+                 alphabet: str | None = None, held_out: bool = False) -> tuple[list[PlateRecord], Skipped]:
     """Labelled crops at `path`, sorted by path, and the files skipped with their reasons.
 
-    `split` picks ROOT/train or ROOT/test in the dl1 layout and is ignored elsewhere.
+    `split` names a part of a data set that has parts: ROOT/train or ROOT/test of a dl1 folder
+    (when none is named: ROOT/train, or ROOT/test with `held_out`), or an official split or subset
+    file of a CCPD tree (plateocr.ccpd_tree; when none is named, the whole tree). Photos in ccpd_np
+    (no plate) are skipped, never read as plates; so are photos a split file lists but that are missing.
     """
     path = resolve_data_path(path)
     layout = layout or detect_layout(path)
@@ -146,30 +158,52 @@ def list_records(path: str | Path, layout: str | None = None, split: str = "trai
             return
         records.append(PlateRecord(str(file), label, plate_type or infer_plate_type(label), vertices))
 
+    def add_file(file: Path):
+        try:
+            if layout == "dl1":
+                add(file, label_from_dl1_name(file.name))
+            elif layout == "ccpd":
+                if NO_PLATE in file.parts:
+                    skipped.add(file, f"{NO_PLATE} holds photos without a plate")
+                    return
+                ann = parse_ccpd_name(file.name)
+                add(file, ann.plate, "green" if len(ann.plate) == 8 else "blue", tuple(ann.vertices))
+            else:
+                add(file, _label_from_name(file.name))
+        except ValueError as exc:
+            skipped.add(file, str(exc))
+
+    has_parts = (layout == "dl1" and (path / "train").is_dir()) or (layout == "ccpd" and is_ccpd_tree(path))
+    if split is not None and not has_parts:
+        raise PlateOCRError(f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
+                            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)")
     if layout == "csv":
         manifest = path / MANIFEST if path.is_dir() else path
         _read_manifest(manifest, add, skipped)
+    elif layout == "ccpd" and split is not None:
+        images, _ = cached_listing(path)
+        present = {image.relative_to(path).as_posix() for image in images}
+        for relative, listed_in in split_members(path, split, images):
+            if relative not in present and NO_PLATE not in relative.split("/"):
+                skipped.add(path / relative, f"listed in {listed_in} but missing")
+            else:
+                add_file(path / relative)
     else:
         folder = path
-        if layout == "dl1" and (path / "train").is_dir():
-            folder = path / ("train" if split == "train" else "test")
-        images, others = _image_files(folder)
-        for other in others:
-            if other.name not in COMPANION_FILES:
+        if layout == "dl1" and has_parts:
+            folder = path / (split or ("test" if held_out else "train"))
+            if not folder.is_dir():
+                raise PlateOCRError(f"{path} has no {split!r} folder: choose train or test")
+        images, others = cached_listing(folder)
+        split_files = split_folder(path) if layout == "ccpd" else None
+        for other in others:   # a CCPD tree's split files are its index, not stray files
+            if other.name not in COMPANION_FILES and not (split_files and other.parent == split_files):
                 skipped.add(other, "not an image file (by its suffix)")
         for file in images:
-            try:
-                if layout == "dl1":
-                    add(file, label_from_dl1_name(file.name))
-                elif layout == "ccpd":
-                    ann = parse_ccpd_name(file.name)
-                    add(file, ann.plate, "green" if len(ann.plate) == 8 else "blue", tuple(ann.vertices))
-                else:
-                    add(file, _label_from_name(file.name))
-            except ValueError as exc:
-                skipped.add(file, str(exc))
+            add_file(file)
     if not records:
-        raise PlateOCRError(f"no usable labelled plates in {path} ({layout} layout)"
+        raise PlateOCRError(f"no usable labelled plates in {path} ({layout} layout"
+                            + (f", split {split}" if split else "") + ")"
                             + (f"; {skipped.summary()}" if len(skipped) else ""))
     records.sort(key=lambda r: r.path)
     return records, skipped

@@ -16,17 +16,10 @@ def read_records(reader: PlateReader, records: list[PlateRecord], batch_size: in
     """One row per record (truth, prediction, confidence, types, error) and the plates/s achieved."""
     start = time.perf_counter()
     rows = []
-    plain = [r for r in records if r.vertices is None]
-    results = {res.path: res for res in reader.read_files([r.path for r in plain], batch_size, workers)}
-    warped = [r for r in records if r.vertices is not None]
-    if warped:   # raw CCPD photos: crop each plate before reading it
-        from .ccpd import crop_plate
-        from .images import load_image
-        for rec, res in zip(warped, reader.read([crop_plate(load_image(r.path), r.vertices) for r in warped])):
-            results[rec.path] = res
+    # Raw CCPD photos carry their plate's corners: the plate is warped out of the photo, in the workers.
+    results = list(reader.read_files([r.path for r in records], batch_size, workers, [r.vertices for r in records]))
     elapsed = time.perf_counter() - start
-    for rec in records:
-        res = results[rec.path]
+    for rec, res in zip(records, results):
         rows.append({"path": rec.path, "label": rec.label, "plate": res.plate, "confidence": res.confidence,
                      "true_type": rec.plate_type, "plate_type": res.plate_type, "error": res.error,
                      "correct": res.plate == rec.label})
@@ -68,4 +61,4 @@ def records_for(data_dir, workdir, synthetic_n: int = 600, synthetic_seed: int =
         if not (workdir / MANIFEST).exists():
             write_synthetic(synthetic_n, workdir, seed=synthetic_seed)
         data_dir = workdir
-    return list_records(data_dir, split="test")[0]
+    return list_records(data_dir, held_out=True)[0]

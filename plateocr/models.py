@@ -20,7 +20,7 @@ from torch import nn
 from .alphabet import PLATE_TYPES
 from .errors import PlateOCRError
 
-ARCH_INPUT_SIZE = {"compact": (32, 96), "wide": (32, 96), "sharp": (32, 96), "seed": (32, 128)}
+ARCH_INPUT_SIZE = {"compact": (32, 96), "fast": (32, 96), "wide": (32, 96), "sharp": (32, 96), "seed": (32, 128)}
 
 
 def conv_bn(c_in: int, c_out: int, stride=1) -> nn.Sequential:
@@ -42,7 +42,8 @@ class CompactCRNN(nn.Module):
     """
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES), hidden: int = 64,
-                 channels: tuple[int, int, int, int] = (16, 32, 64, 96), full_width_stem: bool = False):
+                 channels: tuple[int, int, int, int] = (16, 32, 64, 96), full_width_stem: bool = False,
+                 sequence: str = "lstm"):
         super().__init__()
         c1, c2, c3, c4 = channels
         # full_width_stem: the first two convs see every column (16 × 96, then 8 × 48) and the width
@@ -55,7 +56,7 @@ class CompactCRNN(nn.Module):
             conv_bn(c2, c3), nn.MaxPool2d(third_pool),             # 4 × 24
             conv_bn(c3, c4), conv_bn(c4, c4), nn.MaxPool2d((2, 1)),  # 2 × 24
         )
-        self.rnn = nn.LSTM(2 * c4, hidden, bidirectional=True)
+        self.rnn = nn.LSTM(2 * c4, hidden, bidirectional=True) if sequence == "lstm" else ConvSequence(2 * c4, 2 * hidden)
         self.classifier = nn.Linear(2 * hidden, num_classes)
         self.type_head = nn.Linear(c4, num_types)
 
@@ -67,10 +68,25 @@ class CompactCRNN(nn.Module):
             f = f.float()
             b, c, h, t = f.shape
             seq = f.reshape(b, c * h, t).permute(2, 0, 1)     # T, B, 2 · c4
-            seq, _ = self.rnn(seq)
+            seq = self.rnn(seq)[0] if isinstance(self.rnn, nn.LSTM) else self.rnn(seq)
             log_probs = self.classifier(seq).log_softmax(-1)
             type_logits = self.type_head(f.mean(dim=(2, 3)))
         return log_probs, type_logits
+
+
+class ConvSequence(nn.Module):
+    """Reads the column sequence (T, B, C) with two 1-D convolutions instead of a BiLSTM: each step
+    then sees 5 columns, about two characters, beside the convs' own receptive field; all 24 steps
+    run at once where an LSTM runs them one after another (the slow part of a small CRNN on a CPU)."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv1d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm1d(c_out),
+                                  nn.ReLU(inplace=True), nn.Conv1d(c_out, c_out, 3, padding=1, bias=False),
+                                  nn.BatchNorm1d(c_out), nn.ReLU(inplace=True))
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        return self.body(seq.permute(1, 2, 0)).permute(2, 0, 1)
 
 
 class WideCRNN(CompactCRNN):
@@ -96,6 +112,14 @@ class SharpCRNN(CompactCRNN):
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
         super().__init__(num_classes, num_types, hidden=128, channels=(16, 48, 128, 160), full_width_stem=True)
+
+
+class FastCRNN(CompactCRNN):
+    """The single-view student: the compact layout a little wider, with a convolutional sequence
+    head; trained to reproduce the accurate ensemble's per-frame posteriors (plateocr.distill)."""
+
+    def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
+        super().__init__(num_classes, num_types, hidden=96, channels=(24, 48, 96, 128), sequence="conv")
 
 
 class ResidualBlock(nn.Module):
@@ -162,7 +186,7 @@ class EnsembleCRNN(nn.Module):
         return log_probs, type_log_probs
 
 
-ARCHS = {"compact": CompactCRNN, "wide": WideCRNN, "sharp": SharpCRNN, "seed": SeedCRNN}
+ARCHS = {"compact": CompactCRNN, "fast": FastCRNN, "wide": WideCRNN, "sharp": SharpCRNN, "seed": SeedCRNN}
 ENSEMBLE_SEPARATOR = "+"
 
 

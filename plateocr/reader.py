@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from .alphabet import PLATE_TYPES, Tokenizer
+from .ccpd import crop_plate
 from .checkpoint import load_checkpoint, trained_deskewed
 from .decoding import decode_constrained, decode_greedy
 from .errors import CheckpointError, ImageError, PlateOCRError
@@ -179,13 +180,20 @@ class PlateReader:
             return out
         return self.read([x])[0]
 
-    def read_files(self, paths: Iterable[str | Path], batch_size: int = 64,
-                   workers: int = 0) -> Iterator[PlateResult]:
+    def read_files(self, paths: Iterable[str | Path], batch_size: int = 64, workers: int = 0,
+                   vertices=None) -> Iterator[PlateResult]:
         """Read image files in order, decoding them in `workers` processes; unreadable files
-        give a result with `.error` set instead of stopping the run."""
+        give a result with `.error` set instead of stopping the run.
+
+        `vertices`, one per file: None for a crop, or a full photo's plate corners (CCPD order:
+        bottom-right, bottom-left, top-left, top-right), warped to an upright crop before reading.
+        """
         from torch.utils.data import DataLoader
         files = [str(p) for p in paths]
-        loader = DataLoader(_PreparedFiles(files, self.input_size, self.deskew), batch_size=batch_size,
+        vertices = list(vertices) if vertices is not None else [None] * len(files)
+        if len(vertices) != len(files):
+            raise PlateOCRError(f"{len(files)} files but {len(vertices)} sets of vertices")
+        loader = DataLoader(_PreparedFiles(files, self.input_size, self.deskew, vertices), batch_size=batch_size,
                             num_workers=workers, collate_fn=_collate_prepared)
         for crops, batch_paths, errors in loader:
             results = iter(self.read_prepared(crops, [p for p, e in zip(batch_paths, errors) if e is None])
@@ -195,18 +203,24 @@ class PlateReader:
 
 
 class _PreparedFiles(torch.utils.data.Dataset):
-    def __init__(self, files: list[str], input_size, deskew: bool):
-        self.files, self.input_size, self.deskew = files, input_size, deskew
+    def __init__(self, files: list[str], input_size, deskew: bool, vertices: list):
+        self.files, self.input_size, self.deskew, self.vertices = files, input_size, deskew, vertices
 
     def __len__(self):
         return len(self.files)
 
     def __getitem__(self, i):
+        corners = self.vertices[i]
         try:
-            crop = prepare_crop(load_image(self.files[i], self.input_size), self.input_size, self.deskew)
-            return crop, self.files[i], None
+            # A full photo is loaded whole (the plate is a small part of it), a crop at about input size.
+            image = load_image(self.files[i], None if corners else self.input_size)
+            if corners:
+                image = crop_plate(image, corners)
+            return prepare_crop(image, self.input_size, self.deskew), self.files[i], None
         except ImageError as exc:
             return None, self.files[i], str(exc)
+        except ValueError as exc:   # corners that enclose no plate (three on a line)
+            return None, self.files[i], f"{self.files[i]}: {exc}"
 
 
 def _collate_prepared(items):

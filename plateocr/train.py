@@ -99,22 +99,24 @@ def build_datasets(cfg: TrainConfig, log) -> tuple:
                                       cfg.render_workers, **types)
         train_fp = {"synthetic": {"n": cfg.synthetic_train, "seed": cfg.seed}}
         if cfg.val and cfg.val != SYNTHETIC:
-            val_records, skipped = list_records(cfg.val, split="test")
+            val_records, skipped = list_records(cfg.val, split=cfg.val_split, held_out=True)
             log(f"validation data {cfg.val}: {len(val_records)} plates; {skipped.summary()}")
             val = CropDataset(val_records, size, cache=cfg.cache, deskew=cfg.deskew)
             train_fp["val"] = files_fingerprint(r.path for r in val_records)
         else:
             val = synthetic_val()
         return train, val, train_fp
-    records, skipped = list_records(cfg.data)
-    log(f"data {cfg.data}: {len(records)} plates; {skipped.summary()}")
+    records, skipped = list_records(cfg.data, split=cfg.split)
+    log(f"data {cfg.data}{f' (split {cfg.split})' if cfg.split else ''}: {len(records)} plates; {skipped.summary()}")
     if cfg.val == SYNTHETIC:
         # Every real plate trains; worth it when they are few and nothing is picked on validation.
         train_records, val_records = records, []
-    elif cfg.val:
+    elif cfg.val or cfg.val_split:   # another data set, or another split of this one (CCPD's val)
         train_records = records
-        val_records, val_skipped = list_records(cfg.val, split="test")
-        log(f"validation data {cfg.val}: {len(val_records)} plates; {val_skipped.summary()}")
+        val_data = cfg.val or cfg.data
+        val_records, val_skipped = list_records(val_data, split=cfg.val_split, held_out=bool(cfg.val))
+        log(f"validation data {val_data}{f' (split {cfg.val_split})' if cfg.val_split else ''}: "
+            f"{len(val_records)} plates; {val_skipped.summary()}")
     else:
         train_records, val_records = split_records(records, cfg.val_fraction, cfg.seed)
     train = CropDataset(train_records, size, cache=cfg.cache, deskew=cfg.deskew)

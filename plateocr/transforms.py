@@ -27,7 +27,9 @@ YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
 
 @dataclass(frozen=True)
 class BatchAugment:
-    """Random affine (p_affine), colour jitter (p_colour) and 3×3 Gaussian blur (p_blur), per plate."""
+    """Random affine (p_affine), colour jitter (p_colour) and 3×3 Gaussian blur (p_blur), per plate;
+    optionally the crops a detector cuts: loose boxes (p_loose), rotated plates (p_rotate) and low
+    resolution (p_lowres); see `detector_crops`."""
     degrees: float = 3.0
     translate: tuple[float, float] = (0.03, 0.08)   # fraction of width, of height
     scale: tuple[float, float] = (0.9, 1.06)
@@ -40,13 +42,69 @@ class BatchAugment:
     p_colour: float = 0.8
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     p_blur: float = 0.3
+    p_loose: float = 0.0
+    loose_margin: tuple[float, float] = (0.02, 0.3)    # each side, as a fraction of the plate's size
+    p_rotate: float = 0.0
+    rotate_degrees: float = 10.0                       # the box is then the one around the turned plate
+    p_lowres: float = 0.0
+    lowres_factors: tuple[int, ...] = (2, 3)           # downsampled by one of these, then read back up
+
+    @classmethod
+    def detector_crops(cls) -> "BatchAugment":
+        """The standard draws plus what off-the-shelf detectors hand over: margins of up to 30 %,
+        in-plane rotation up to 10°, half and third resolution."""
+        return cls(p_loose=0.4, p_rotate=0.25, p_lowres=0.2)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Augmented float copies of uint8-range `images`; draws from torch's global RNG (seeded runs repeat)."""
         x = images.float()
+        if self.p_loose or self.p_rotate:
+            x = self._detector_box(x)
         x = self._affine(x)
         x = self._colour(x)
-        return self._blur(x).clamp_(0, 255)
+        x = self._blur(x)
+        if self.p_lowres:
+            x = self._lowres(x)
+        return x.clamp_(0, 255)
+
+    def _detector_box(self, x: torch.Tensor) -> torch.Tensor:
+        """The plate as an axis-aligned box around it shows it: with margins, and turned in-plane,
+        resized back to the crop's size (as a reader resizes any box). The surround smears the
+        plate's border outwards (no characters in it)."""
+        b, _, h, w = x.shape
+        margins = torch.where((torch.rand(b) < self.p_loose)[:, None],
+                              torch.rand(b, 4) * (self.loose_margin[1] - self.loose_margin[0]) + self.loose_margin[0],
+                              torch.zeros(b, 4))
+        angle = torch.deg2rad(self._draw(b, -self.rotate_degrees, self.rotate_degrees, self.p_rotate, 0.0, "cpu"))
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        left, top, right, bottom = margins.unbind(1)
+        # Output = diag(kx, ky) · R(angle) · plate: the turned plate's bounding box, margins and all,
+        # squeezed into w × h.
+        kx = 1 / ((1 + left + right) * (cos + h / w * sin.abs()))
+        ky = 1 / ((1 + top + bottom) * (w / h * sin.abs() + cos))
+        # The plate's centre sits (left - right) / 2 plate widths right of the box's.
+        centre = torch.stack([(left - right) / 2 / (1 + left + right) * w,
+                              (top - bottom) / 2 / (1 + top + bottom) * h], 1)
+        rotate = torch.stack([cos, -sin, sin, cos], 1).view(b, 2, 2)
+        forward = torch.stack([kx, ky], 1)[:, :, None] * rotate
+        inverse = torch.linalg.inv(forward)
+        half = torch.tensor([w / 2, h / 2])
+        theta = torch.cat([inverse * half[None, None, :] / half[None, :, None],
+                           (-inverse @ centre[:, :, None]) / half[None, :, None]], 2).to(x.device)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def _lowres(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        choice = torch.randint(len(self.lowres_factors), (b,))
+        applied = torch.rand(b) < self.p_lowres
+        out = x.clone()
+        for i, factor in enumerate(self.lowres_factors):
+            idx = torch.nonzero(applied & (choice == i)).flatten().to(x.device)
+            if len(idx):
+                small = F.interpolate(x[idx], size=(max(4, h // factor), max(4, w // factor)), mode="area")
+                out[idx] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        return out
 
     def _draw(self, n: int, low: float, high: float, p: float, identity: float, device) -> torch.Tensor:
         """n values uniform in [low, high], each left at `identity` with probability 1 - p."""

@@ -116,3 +116,19 @@ def test_synth_writes_readable_label_named_files(tmp_path):
     assert len(records) == 12 and len(skipped) == 0
     proc = cli("synth", "--n", 2, "--out", tmp_path / "s", check=False)
     assert proc.returncode == 2 and "already holds images" in proc.stderr
+
+
+def test_evaluate_scores_one_split_and_names_its_missing_photos(ccpd_trees):
+    root, _ = ccpd_trees
+    proc = cli("evaluate", "--data", root, "--split", "ccpd_blur", "--tta", "none", "--json")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["n"] == 2 and result["skipped"] == 1
+    assert "listed in split/ccpd_blur.txt but missing" in proc.stderr
+    bad = cli("evaluate", "--data", root, "--split", "tset", check=False)
+    assert bad.returncode == 2 and "no split 'tset': choose one of" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_train_help_shows_the_split_options():
+    out = " ".join(cli("train", "--help").stdout.split())   # argparse wraps the help text
+    assert "--split" in out and "--val-split" in out and "official split" in out

@@ -282,3 +282,16 @@ def test_a_failed_run_leaves_the_determinism_flags_as_they_were(tmp_path):
                           init_checkpoint=str(missing)), progress=False)
     after = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     assert after == before
+
+
+def test_the_official_ccpd_splits_train_and_validate(ccpd_trees):
+    from plateocr.train import build_datasets
+    root, _ = ccpd_trees
+    cfg = TrainConfig(data=str(root), split="train", val_split="val", out="unused")
+    train_set, val_set, fingerprint = build_datasets(cfg, log=lambda msg: None)
+    assert len(train_set) == 5 and len(val_set) == 3    # split/train.txt and split/val.txt, nothing else
+    assert {Path(r.path).parent.name for r in train_set.records + val_set.records} == {"ccpd_base"}
+    assert not {r.path for r in train_set.records} & {r.path for r in val_set.records}
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg   # the split travels in checkpoints' config
+    with pytest.raises(PlateOCRError, match="synthetic data has none"):
+        TrainConfig(data="synthetic", split="train").validate()
