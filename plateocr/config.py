@@ -55,6 +55,18 @@ class TrainConfig:
     deskew: bool = False               # train on crops with their slant taken out (plateocr.deskew)
     ema_decay: float = 0.0             # per-step decay of a moving average of the weights (0: off); the
                                        # average is what is validated and saved as the model
+    detector_crops: bool = field(default=False, metadata={"help": (
+        "also augment with the crops detectors cut: loose boxes (margins up to 30 %), plates turned up "
+        "to 10°, half and third resolution (plateocr.transforms.BatchAugment.detector_crops)")})
+    recolour_p: float = field(default=0.0, metadata={"help": (
+        "probability that a blue training plate is redrawn as a green, yellow or white one from its own "
+        "pixels (plateocr.recolour): real glyph shapes in both polarities")})
+    teacher: str | None = field(default=None, metadata={"help": (
+        "checkpoint whose per-frame posteriors the model also learns (knowledge distillation, "
+        "plateocr.distill); it must read the same input size")})
+    teacher_tta: str = field(default="none", metadata={"help": "the teacher's views: none, shift or phase"})
+    distill_weight: float = field(default=1.0, metadata={"help": "weight of the distillation loss beside CTC"})
+    distill_temperature: float = field(default=2.0, metadata={"help": "softening of both posteriors"})
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -83,6 +95,10 @@ class TrainConfig:
             raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.recolour_p <= 1.0:
+            raise PlateOCRError(f"recolour_p must be in [0, 1], got {self.recolour_p}")
+        if self.distill_temperature <= 0 or self.distill_weight < 0:
+            raise PlateOCRError("distill_temperature must be positive and distill_weight >= 0")
         if self.split and self.data == SYNTHETIC:
             raise PlateOCRError(f"split {self.split!r} names a part of a data folder; synthetic data has none")
         return self

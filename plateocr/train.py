@@ -25,11 +25,13 @@ from .checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
 from .config import SYNTHETIC, TrainConfig
 from .datasets import (CropDataset, SyntheticPlateDataset, list_records, make_collate,
                        seed_worker, split_records)
+from .distill import Teacher, distillation_loss
 from .errors import PlateOCRError
 from .metrics import summarize
 from .models import arch_members, build_model, count_parameters
 from .provenance import files_fingerprint, provenance
 from .reader import PlateReader
+from .recolour import RECOLOURED, recolour_blue_plates
 from .transforms import BatchAugment
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
@@ -163,20 +165,28 @@ def _set_epoch(dataset, epoch: int) -> None:
 
 
 # -- one epoch ---------------------------------------------------------------------------
-def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None):
+def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None, teacher=None):
     images = batch.images.to(device, non_blocking=True)
+    plate_types = batch.plate_types.to(device)
+    if cfg.recolour_p:
+        images, plate_types = recolour_blue_plates(images, plate_types, cfg.recolour_p, PLATE_TYPES.index("blue"),
+                                                   {c: PLATE_TYPES.index(c) for c in RECOLOURED})
     if augment is not None:
         images = augment(images)
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     with autocast():
         log_probs, type_logits = model(images)
+        soft_targets = teacher(images) if teacher is not None else None
     log_probs = log_probs.float()
     input_lengths = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     ctc = F.ctc_loss(log_probs, batch.targets.to(device), input_lengths, batch.target_lengths,
                      blank=BLANK, zero_infinity=True)
-    type_loss = F.cross_entropy(type_logits.float(), batch.plate_types.to(device))
-    return ctc + cfg.type_loss_weight * type_loss
+    type_loss = F.cross_entropy(type_logits.float(), plate_types)
+    loss = ctc + cfg.type_loss_weight * type_loss
+    if soft_targets is not None:
+        loss = loss + cfg.distill_weight * distillation_loss(log_probs, soft_targets, cfg.distill_temperature)
+    return loss
 
 
 def evaluate_model(model, loader, tokenizer, arch, device, dist_env: Distributed) -> dict:
@@ -329,7 +339,12 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         f"{len(train_set)} training and {len(val_set)} validation plates")
 
     collate = make_collate(tokenizer)
-    augment = BatchAugment() if cfg.augment else None
+    augment = (BatchAugment.detector_crops() if cfg.detector_crops else BatchAugment()) if cfg.augment else None
+    teacher = None
+    if cfg.teacher:
+        teacher = Teacher(cfg.teacher, device, cfg.teacher_tta)
+        teacher.check_student(cfg.arch, tokenizer.alphabet)
+        log(f"distilling from {cfg.teacher} ({teacher.arch}, {cfg.teacher_tta} views)")
     val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
                             batch_size=cfg.batch_size, num_workers=cfg.workers, collate_fn=collate,
                             worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed))
@@ -356,7 +371,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
             bad_paths.update((b.path, b.reason) for b in batch.bad)
             if not batch.labels:
                 continue
-            loss = ctc_and_type_loss(ddp_model, batch, cfg, device, autocast, augment)
+            loss = ctc_and_type_loss(ddp_model, batch, cfg, device, autocast, augment, teacher)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
