@@ -76,6 +76,17 @@ class TrainConfig:
                                  "for this model)")
     ema_decay: float = _param(0.0, "validate and save a moving average of the weights with this "
                                    "per-step decay (0: off)")
+    detector_crops: bool = _param(False, "also augment with the crops detectors cut: loose boxes (margins up to "
+                                         "30 %), plates turned up to 10°, half and third resolution "
+                                         "(plateocr.transforms.BatchAugment.detector_crops)")
+    recolour_p: float = _param(0.0, "probability that a blue training plate is redrawn as a green, yellow or "
+                                    "white one from its own pixels (plateocr.recolour): real glyph shapes in "
+                                    "both polarities")
+    teacher: str | None = _param(None, "checkpoint whose per-frame posteriors the model also learns (knowledge "
+                                       "distillation, plateocr.distill); it must read the same input size")
+    teacher_tta: str = _param("none", "the teacher's views: none, shift or phase")
+    distill_weight: float = _param(1.0, "weight of the distillation loss beside CTC")
+    distill_temperature: float = _param(2.0, "softening of both posteriors")
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -104,6 +115,10 @@ class TrainConfig:
             raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
+        if not 0.0 <= self.recolour_p <= 1.0:
+            raise PlateOCRError(f"recolour_p must be in [0, 1], got {self.recolour_p}")
+        if self.distill_temperature <= 0 or self.distill_weight < 0:
+            raise PlateOCRError("distill_temperature must be positive and distill_weight >= 0")
         if self.split and self.data == SYNTHETIC:
             raise PlateOCRError(f"split {self.split!r} names a part of a data folder; synthetic data has none")
         return self
@@ -159,7 +174,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         meta, kind = f.metadata, _value_type(f)
         flag = meta.get("flag", "--" + f.name.replace("_", "-"))
-        common = dict(dest=f.name, help=meta["help"])
+        common = dict(dest=f.name, help=meta["help"].replace("%", "%%"))   # argparse formats help with %
         if kind is bool:   # --cache / --no-cache, --augment / --no-augment
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, **common)
         elif meta.get("cli_required"):

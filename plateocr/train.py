@@ -30,12 +30,14 @@ from .config import TrainConfig
 from .datasets import (SYNTHETIC, CropDataset, SyntheticPlateDataset, list_records, make_collate,
                        seed_worker, split_records)
 from .devices import resolve_device
+from .distill import Teacher, distillation_loss
 from .distributed import Distributed
 from .errors import PlateOCRError
 from .metrics import summarize
 from .models import arch_members, build_model, count_parameters
 from .provenance import files_fingerprint, provenance
 from .reader import PlateReader
+from .recolour import RECOLOURED, recolour_blue_plates
 from .transforms import BatchAugment
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
@@ -180,6 +182,7 @@ class Run:
     ddp_model: object = None
     val_loader: object = None
     augment: object = None
+    teacher: Teacher | None = None
     history: list = field(default_factory=list)
     start_epoch: int = 0
     best_acc: float = -1.0
@@ -230,7 +233,11 @@ def set_up(cfg: TrainConfig, dist_env: Distributed, log, resume: bool) -> Run:
     log(f"{cfg.arch}: {count_parameters(model) / 1e6:.2f} M parameters on {device} "
         f"(world size {dist_env.world}{', DDP' if dist_env.launched else ''}); "
         f"{len(train_set)} training and {len(val_set)} validation plates")
-    run.augment = BatchAugment() if cfg.augment else None
+    run.augment = (BatchAugment.detector_crops() if cfg.detector_crops else BatchAugment()) if cfg.augment else None
+    if cfg.teacher:
+        run.teacher = Teacher(cfg.teacher, device, cfg.teacher_tta)
+        run.teacher.check_student(cfg.arch, tokenizer.alphabet)
+        log(f"distilling from {cfg.teacher} ({run.teacher.arch}, {cfg.teacher_tta} views)")
     run.val_loader = DataLoader(Subset(val_set, range(dist_env.rank, len(val_set), dist_env.world)),
                                 batch_size=cfg.batch_size, num_workers=cfg.workers,
                                 collate_fn=make_collate(tokenizer), worker_init_fn=seed_worker,
@@ -239,20 +246,28 @@ def set_up(cfg: TrainConfig, dist_env: Distributed, log, resume: bool) -> Run:
 
 
 # -- one epoch ---------------------------------------------------------------------------
-def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None):
+def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None, teacher=None):
     images = batch.images.to(device, non_blocking=True)
+    plate_types = batch.plate_types.to(device)
+    if cfg.recolour_p:
+        images, plate_types = recolour_blue_plates(images, plate_types, cfg.recolour_p, PLATE_TYPES.index("blue"),
+                                                   {c: PLATE_TYPES.index(c) for c in RECOLOURED})
     if augment is not None:
         images = augment(images)
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     with autocast():
         log_probs, type_logits = model(images)
+        soft_targets = teacher(images) if teacher is not None else None
     log_probs = log_probs.float()
     input_lengths = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     ctc = F.ctc_loss(log_probs, batch.targets.to(device), input_lengths, batch.target_lengths,
                      blank=BLANK, zero_infinity=True)
-    type_loss = F.cross_entropy(type_logits.float(), batch.plate_types.to(device))
-    return ctc + cfg.type_loss_weight * type_loss
+    type_loss = F.cross_entropy(type_logits.float(), plate_types)
+    loss = ctc + cfg.type_loss_weight * type_loss
+    if soft_targets is not None:
+        loss = loss + cfg.distill_weight * distillation_loss(log_probs, soft_targets, cfg.distill_temperature)
+    return loss
 
 
 def epoch_loader(run: Run, epoch: int) -> DataLoader:
@@ -282,7 +297,7 @@ def train_one_epoch(run: Run, epoch: int, progress: bool) -> tuple[float, int, i
         run.bad_paths.update((b.path, b.reason) for b in batch.bad)
         if not batch.labels:
             continue
-        loss = ctc_and_type_loss(run.ddp_model, batch, cfg, run.device, run.autocast, run.augment)
+        loss = ctc_and_type_loss(run.ddp_model, batch, cfg, run.device, run.autocast, run.augment, run.teacher)
         run.optimizer.zero_grad(set_to_none=True)
         run.scaler.scale(loss).backward()
         run.scaler.unscale_(run.optimizer)
