@@ -160,16 +160,7 @@ def list_records(path: str | Path, layout: str | None = None, split: str | None 
 
     def add_file(file: Path):
         try:
-            if layout == "dl1":
-                add(file, label_from_dl1_name(file.name))
-            elif layout == "ccpd":
-                if NO_PLATE in file.parts:
-                    skipped.add(file, f"{NO_PLATE} holds photos without a plate")
-                    return
-                ann = parse_ccpd_name(file.name)
-                add(file, ann.plate, "green" if len(ann.plate) == 8 else "blue", tuple(ann.vertices))
-            else:
-                add(file, _label_from_name(file.name))
+            add(file, *_annotation(file, layout))
         except ValueError as exc:
             skipped.add(file, str(exc))
 
@@ -181,32 +172,54 @@ def list_records(path: str | Path, layout: str | None = None, split: str | None 
         manifest = path / MANIFEST if path.is_dir() else path
         _read_manifest(manifest, add, skipped)
     elif layout == "ccpd" and split is not None:
-        images, _ = cached_listing(path)
-        present = {image.relative_to(path).as_posix() for image in images}
-        for relative, listed_in in split_members(path, split, images):
-            if relative not in present and NO_PLATE not in relative.split("/"):
-                skipped.add(path / relative, f"listed in {listed_in} but missing")
-            else:
-                add_file(path / relative)
+        _add_ccpd_split(path, split, add_file, skipped)
     else:
         folder = path
         if layout == "dl1" and has_parts:
             folder = path / (split or ("test" if held_out else "train"))
             if not folder.is_dir():
                 raise PlateOCRError(f"{path} has no {split!r} folder: choose train or test")
-        images, others = cached_listing(folder)
-        split_files = split_folder(path) if layout == "ccpd" else None
-        for other in others:   # a CCPD tree's split files are its index, not stray files
-            if other.name not in COMPANION_FILES and not (split_files and other.parent == split_files):
-                skipped.add(other, "not an image file (by its suffix)")
-        for file in images:
-            add_file(file)
+        _add_folder(folder, split_folder(path) if layout == "ccpd" else None, add_file, skipped)
     if not records:
         raise PlateOCRError(f"no usable labelled plates in {path} ({layout} layout"
                             + (f", split {split}" if split else "") + ")"
                             + (f"; {skipped.summary()}" if len(skipped) else ""))
     records.sort(key=lambda r: r.path)
     return records, skipped
+
+
+def _annotation(file: Path, layout: str) -> tuple[str, str | None, tuple | None]:
+    """(label, plate type or None, vertices or None) that a file's name gives; ValueError when none."""
+    if layout == "dl1":
+        return label_from_dl1_name(file.name), None, None
+    if layout == "ccpd":
+        if NO_PLATE in file.parts:
+            raise ValueError(f"{NO_PLATE} holds photos without a plate")
+        ann = parse_ccpd_name(file.name)
+        return ann.plate, "green" if len(ann.plate) == 8 else "blue", tuple(ann.vertices)
+    return _label_from_name(file.name), None, None
+
+
+def _add_ccpd_split(root: Path, split: str, add_file, skipped: Skipped) -> None:
+    """The photos an official CCPD split or subset file lists; a listed photo that is missing is a named skip."""
+    images, _ = cached_listing(root)
+    present = {image.relative_to(root).as_posix() for image in images}
+    for relative, listed_in in split_members(root, split, images):
+        if relative not in present and NO_PLATE not in relative.split("/"):
+            skipped.add(root / relative, f"listed in {listed_in} but missing")
+        else:
+            add_file(root / relative)
+
+
+def _add_folder(folder: Path, split_files: Path | None, add_file, skipped: Skipped) -> None:
+    """Every image under `folder`; other files are named skips, except companions and a CCPD tree's
+    split files (its index, not stray files)."""
+    images, others = cached_listing(folder)
+    for other in others:
+        if other.name not in COMPANION_FILES and not (split_files and other.parent == split_files):
+            skipped.add(other, "not an image file (by its suffix)")
+    for file in images:
+        add_file(file)
 
 
 def _read_manifest(manifest: Path, add, skipped: Skipped) -> None:
