@@ -8,6 +8,8 @@
         [--train-fraction 0.5]  # fine-tune on part of each fold's training plates (a learning curve)
         [--keep DIR]            # keep the fine-tuned fold checkpoints (for later analysis)
         [--jobs 10]             # run the fine-tunings at once in separate processes (many cores or a GPU)
+    python bench/accuracy.py --recipe student --pretrained runs/recipe/pretrain_fast/best.pt \
+        --teacher TEACHER.pt    # the fast student's stage 2, distilled from TEACHER, read once per plate
 
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
@@ -40,7 +42,7 @@ from plateocr.errors import PlateOCRError  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
 from plateocr.images import load_image  # noqa: E402
 from plateocr.metrics import summarize  # noqa: E402
-from plateocr.recipe import FINETUNE, SHIPPED_STAGE2  # noqa: E402
+from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE  # noqa: E402
 from plateocr.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.train import train  # noqa: E402
 
@@ -51,8 +53,9 @@ READINGS = {"greedy": ("greedy", "none", False), "constrained": ("constrained", 
             "constrained_deskew": ("constrained", "none", True),
             "constrained_phase_deskew": ("constrained", "phase", True)}
 MEMBER_READINGS = ("constrained", "constrained_deskew")   # each member of an ensemble alone
-# How the shipped model reads by default: the reading scored on the recoloured held-out folds too.
-DEFAULT_READING = "constrained_phase_deskew"
+# Stage 2 of each recipe, and how its model reads by default (the reading also scored on the
+# recoloured held-out folds): the accurate ensemble with four deskewed views, the student once.
+RECIPES = {"ensemble": (FINETUNE, "constrained_phase_deskew"), "student": (STUDENT_FINETUNE, "constrained")}
 
 
 def write_manifest(records, path: Path) -> Path:
@@ -86,8 +89,8 @@ def scores(rows) -> dict:
 
 def fine_tune(job) -> str:
     """One member fine-tuned without one fold (a process-pool task); returns its checkpoint's path."""
-    manifest, stage1, arch, changes, seed, out = job
-    cfg = TrainConfig.from_dict({**FINETUNE, **changes, "arch": arch, "data": manifest, "out": out,
+    manifest, stage1, arch, changes, seed, out, recipe = job
+    cfg = TrainConfig.from_dict({**RECIPES[recipe][0], **changes, "arch": arch, "data": manifest, "out": out,
                                  "init_checkpoint": stage1, "seed": seed})
     train(cfg, progress=False)
     return f"{out}/{SHIPPED_STAGE2}"
@@ -127,6 +130,9 @@ def main() -> int:
     parser.add_argument("--train-fraction", type=float, default=1.0,
                         help="fine-tune on this share of each fold's training plates; held-out folds stay whole")
     parser.add_argument("--keep", metavar="DIR", help="keep each fold's fine-tuned checkpoints in DIR/foldK_memberI")
+    parser.add_argument("--recipe", choices=RECIPES, default="ensemble",
+                        help="stage 2 of the accurate ensemble's recipe, or of the fast student's")
+    parser.add_argument("--teacher", help="student recipe: the checkpoint it distils (default: none)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="fine-tunings (folds × members) run at once, each in its own process "
                              "(many cores or a GPU)")
@@ -139,6 +145,9 @@ def main() -> int:
         changes = parse_overrides(args.set)
     except PlateOCRError as error:   # an unknown or mistyped key: one line
         parser.error(str(error))
+    if args.teacher:
+        changes["teacher"] = str(Path(args.teacher).resolve())
+    default_reading = RECIPES[args.recipe][1]
 
     records, _ = list_records(args.data)
     folds = cv_folds(records, args.folds, args.seed)
@@ -159,7 +168,8 @@ def main() -> int:
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
             rest = rest[:round(args.train_fraction * len(rest))]   # already shuffled: a random subset
             manifest = str(write_manifest(rest, Path(tmp) / f"train_{k}.csv"))
-            jobs += [(manifest, path, model["arch"], changes, args.seed + k, str(runs / f"fold{k}_member{i}"))
+            jobs += [(manifest, path, model["arch"], changes, args.seed + k, str(runs / f"fold{k}_member{i}"),
+                      args.recipe)
                      for i, (path, model) in enumerate(zip(args.pretrained, stage1))]
         if args.jobs == 1:
             tuned_paths = list(map(fine_tune, jobs))
@@ -176,7 +186,7 @@ def main() -> int:
                 for reading in mine:
                     mine[reading] += read(member, reading, held_out)
             for colour, table in recoloured.items():
-                table += read_recoloured(fine_tuned, DEFAULT_READING, held_out, colour)
+                table += read_recoloured(fine_tuned, default_reading, held_out, colour)
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(folds[k])} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
     result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
@@ -185,7 +195,7 @@ def main() -> int:
     tables = [("synthetic only", "synthetic_only_", before), ("fine-tuned", "", rows)]
     tables += [(f"member {i} ({model['arch']})", f"member{i}_", m) for i, (model, m) in enumerate(zip(stage1, members))]
     # Real glyphs as dark characters on light plates: a proxy for plates of other colours (plateocr.recolour).
-    tables += [(f"recoloured {colour}", f"recoloured_{colour}_", {DEFAULT_READING: r})
+    tables += [(f"recoloured {colour}", f"recoloured_{colour}_", {default_reading: r})
                for colour, r in recoloured.items()]
     for name, prefix, table in tables:
         for reading, r in table.items():

@@ -5,7 +5,7 @@ from plateocr.errors import PlateOCRError
 from plateocr.models import ARCH_INPUT_SIZE, EnsembleCRNN, build_model, count_parameters, input_size
 
 
-@pytest.mark.parametrize("arch", ["compact", "wide", "sharp", "seed"])
+@pytest.mark.parametrize("arch", ["compact", "fast", "wide", "sharp", "seed"])
 def test_output_shapes(arch):
     model = build_model(arch, num_classes=77).eval()
     images = torch.randint(0, 256, (3, 3, *ARCH_INPUT_SIZE[arch]), dtype=torch.uint8)
@@ -51,3 +51,12 @@ def test_an_ensemble_reads_the_mean_of_its_members_probabilities():
         expected = (wide(images)[0].exp() + sharp(images)[0].exp()) / 2
     assert torch.allclose(log_probs.exp(), expected, atol=1e-6)
     assert torch.allclose(type_log_probs.exp().sum(-1), torch.ones(4), atol=1e-5)
+
+
+def test_the_fast_student_shares_the_ensembles_frame_grid_without_an_lstm():
+    fast, wide = build_model("fast", 77).eval(), build_model("wide", 77).eval()
+    images = torch.randint(0, 256, (2, 3, *input_size("fast")), dtype=torch.uint8)
+    with torch.no_grad():
+        assert fast(images)[0].shape == wide(images)[0].shape   # frame t of one is frame t of the other
+    assert not any(isinstance(m, torch.nn.LSTM) for m in fast.modules())
+    assert count_parameters(build_model("compact", 77)) < count_parameters(fast) < count_parameters(wide)

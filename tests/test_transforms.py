@@ -81,3 +81,49 @@ def test_blur_smooths_an_edge_only_when_drawn(p_blur, changed):
     out = BatchAugment(p_affine=0.0, p_colour=0.0, p_blur=p_blur, blur_sigma=(0.8, 1.0))(edge)
     assert bool((out[:, :, :, 47] > 10).all()) is changed
     assert torch.allclose(out.mean(), edge.mean(), atol=1e-3)   # a normalised kernel keeps the mean
+
+
+def _plate_on_black(n: int = 16) -> torch.Tensor:
+    """A bright plate filling the whole crop: how much of the crop it covers after a warp shows the box."""
+    return torch.full((n, 3, 32, 96), 200, dtype=torch.uint8)
+
+
+def test_a_loose_box_shrinks_the_plate_inside_a_surround_that_repeats_its_border():
+    images = _plate_on_black()
+    images[:, :, 12:20, 40:56] = 30   # a dark mark in the middle of the plate
+    torch.manual_seed(0)
+    out = BatchAugment(**OFF, p_loose=1.0, loose_margin=(0.2, 0.3))(images)
+    dark = (out[:, 0] < 100).float()
+    # The mark shrinks by 1 / (1 + left + right) between 1/1.6 and 1/1.4 horizontally.
+    widths = dark.sum(-1).amax(-1)
+    assert torch.all(widths < 16 / 1.35) and torch.all(widths > 16 / 1.7), widths
+    assert torch.allclose(out[:, :, 0, 0], torch.full((16, 3), 200.0))   # border smeared, not black
+
+
+def test_detector_rotation_turns_the_plate_and_keeps_it_in_the_box():
+    images = torch.zeros((8, 3, 32, 96), dtype=torch.uint8)
+    images[:, :, 14:18, :] = 255   # a horizontal bar across the plate
+    torch.manual_seed(1)
+    out = BatchAugment(**OFF, p_rotate=1.0, rotate_degrees=10.0)(images)
+    drops = []
+    for plate in out:
+        rows = plate[0].float()
+        left, right = [float((rows[:, c] * torch.arange(32)).sum() / rows[:, c].sum()) for c in (20, 75)]
+        drops.append(abs(left - right))
+    # Angles are drawn in ±10°: at 10° the bar falls ~7 px over these 55 columns, at 2° ~1.4 px.
+    assert sum(d > 1.0 for d in drops) >= 6 and max(drops) < 8.0, drops
+    assert out[:, 0, 15, 48].min() > 200   # the plate's centre stays in the middle of the box
+
+
+def test_low_resolution_loses_fine_detail():
+    images = plates(8)
+    torch.manual_seed(0)
+    out = BatchAugment(**OFF, p_lowres=1.0)(images)
+    detail = lambda x: x.float().diff(dim=-1).abs().mean()
+    assert detail(out) < 0.7 * detail(images)
+
+
+def test_detector_crops_preset_switches_on_the_detector_draws():
+    preset = BatchAugment.detector_crops()
+    assert preset.p_loose > 0 and preset.p_rotate > 0 and preset.p_lowres > 0
+    assert BatchAugment().p_loose == BatchAugment().p_rotate == BatchAugment().p_lowres == 0
