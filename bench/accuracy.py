@@ -33,14 +33,20 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
+from plateocr.alphabet import Tokenizer  # noqa: E402
+from plateocr.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
 from plateocr.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 from plateocr.config import TrainConfig, parse_overrides  # noqa: E402
 from plateocr.datasets import cv_folds, list_records  # noqa: E402
+from plateocr.decoding import sequence_confidence  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
 from plateocr.evaluation import read_records  # noqa: E402
-from plateocr.images import load_image  # noqa: E402
+from plateocr.images import load_image, prepare_crop  # noqa: E402
 from plateocr.metrics import summarize  # noqa: E402
 from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE  # noqa: E402
 from plateocr.recolour import RECOLOURED, recolour_image  # noqa: E402
@@ -66,17 +72,51 @@ def write_manifest(records, path: Path) -> Path:
     return path
 
 
-def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, members: list[dict]) -> None:
-    """One line per held-out plate: what each model and decoder read, beside the label."""
+def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, members: list[dict],
+                      calibrated: list[float]) -> None:
+    """One line per held-out plate: what each model and decoder read, beside the label, and the
+    default reading's confidence at the fitted temperature."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["fold", "path", "label", *READINGS, "confidence", "synthetic_only_constrained"]
-                   + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")])
+                   + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")]
+                   + ["calibrated_confidence"])
         for i, c in enumerate(rows["constrained"]):
             w.writerow([fold_of[c["path"]], c["path"], c["label"], *(rows[r][i]["plate"] for r in READINGS),
                         round(c["confidence"], 4), before["constrained"][i]["plate"]]
                        + [v for m in members for v in (m["constrained"][i]["plate"],
-                                                       round(m["constrained"][i]["confidence"], 4))])
+                                                       round(m["constrained"][i]["confidence"], 4))]
+                       + [round(calibrated[i], 4)])
+
+
+def posteriors(payload: dict, reading: str, records) -> torch.Tensor:
+    """(T, B, C) log-probabilities of the records' crops as `reading` reads them."""
+    reader = reader_for(payload, reading)
+    crops = np.stack([prepare_crop(load_image(r.path), reader.input_size, reader.deskew) for r in records])
+    return reader.forward(torch.as_tensor(crops).permute(0, 3, 1, 2).contiguous())[0]
+
+
+def calibrate(log_probs: torch.Tensor, rows: list[dict]) -> tuple[dict, list[float]]:
+    """Temperature fitted on all held-out reads, and its calibration error measured by cross-fitting
+    (fitted on one half of the plates, scored on the other, both ways) so no read scores its own fit."""
+    tokenizer = Tokenizer()
+    sequences = [tokenizer.encode(r["plate"]) for r in rows]
+    correct = [r["plate"] == r["label"] for r in rows]
+    before = sequence_confidence(log_probs, sequences)
+    temperature = fit_temperature(log_probs, sequences, correct)
+    crossfit = [0.0] * len(rows)
+    halves = [list(range(0, len(rows), 2)), list(range(1, len(rows), 2))]
+    for fit_on, score_on in (halves, halves[::-1]):
+        t = fit_temperature(log_probs[:, fit_on], [sequences[i] for i in fit_on], [correct[i] for i in fit_on])
+        for i, c in zip(score_on, sequence_confidence(log_probs[:, score_on], [sequences[i] for i in score_on], t)):
+            crossfit[i] = c
+    median_right = lambda conf: float(np.median([c for c, ok in zip(conf, correct) if ok])) if any(correct) else 0.0
+    report = {"temperature": temperature, "ece_uncalibrated": expected_calibration_error(before, correct),
+              "ece_calibrated_crossfit": expected_calibration_error(crossfit, correct),
+              "median_confidence_right_uncalibrated": round(median_right(before), 4),
+              "median_confidence_right_calibrated": round(median_right(crossfit), 4),
+              "reliability_calibrated": reliability(crossfit, correct, bins=10)}
+    return report, sequence_confidence(log_probs, sequences, temperature)
 
 
 def scores(rows) -> dict:
@@ -155,6 +195,7 @@ def main() -> int:
     before = {name: [] for name in READINGS}
     members = [{r: [] for r in MEMBER_READINGS} for _ in args.pretrained] if len(args.pretrained) > 1 else []
     recoloured = {colour: [] for colour in RECOLOURED}
+    held_out_log_probs = []
     fold_of = {r.path: k for k, fold in enumerate(folds) for r in fold}
     start = time.time()
     stage1 = [load_checkpoint(p) for p in args.pretrained]
@@ -187,6 +228,7 @@ def main() -> int:
                     mine[reading] += read(member, reading, held_out)
             for colour, table in recoloured.items():
                 table += read_recoloured(fine_tuned, default_reading, held_out, colour)
+            held_out_log_probs.append(posteriors(fine_tuned, default_reading, held_out))
             fold = scores(rows["constrained"][-len(held_out):])
             print(f"fold {k + 1}/{args.folds}: {len(folds[k])} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
     result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
@@ -203,8 +245,14 @@ def main() -> int:
             print(f"{name + ' / ' + reading:34s} {s['accuracy']:8.4f} {s['cer']:8.4f} "
                   f"{s['province_accuracy']:9.4f} {s['non_wan_accuracy']:8.4f}")
             result.update({f"{prefix}{reading}_{key}": round(v, 4) for key, v in s.items()})
+    calibration, calibrated = calibrate(torch.cat(held_out_log_probs, 1), rows[default_reading])
+    print(f"calibration of {default_reading}: temperature {calibration['temperature']}, ECE "
+          f"{calibration['ece_uncalibrated']:.4f} -> {calibration['ece_calibrated_crossfit']:.4f} (cross-fitted), "
+          f"median confidence of right reads {calibration['median_confidence_right_uncalibrated']:.3f} -> "
+          f"{calibration['median_confidence_right_calibrated']:.3f}")
+    result["calibration"] = calibration
     if args.predictions:
-        write_predictions(Path(args.predictions), fold_of, rows, before, members)
+        write_predictions(Path(args.predictions), fold_of, rows, before, members, calibrated)
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
