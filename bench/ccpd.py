@@ -79,7 +79,7 @@ def main() -> int:
     parser.add_argument("--root2020", help="CCPD2020 root (ccpd_green/{train,val,test})")
     parser.add_argument("--checkpoint", help="checkpoint .pt or .onnx (default: the shipped model)")
     parser.add_argument("--limit", type=int, help="read at most this many plates per row")
-    parser.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=DEFAULT_TTA)
+    parser.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=None)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0, help="image-decoding processes")
     parser.add_argument("--device", default="auto")

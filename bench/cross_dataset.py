@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--init", help="start from this checkpoint's weights (default: from scratch)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other training parameter")
     parser.add_argument("--out", help="keep the run here (default: a temporary folder)")
-    parser.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=DEFAULT_TTA)
+    parser.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=None)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()

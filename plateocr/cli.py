@@ -10,15 +10,18 @@ from .errors import PlateOCRError
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
-    from .reader import DEFAULT_TTA
+    from .reader import DEFAULT_MODEL, MODELS
     from .tta import TTA_SHIFTS
     p.add_argument("--checkpoint", help="checkpoint .pt (default: the pretrained model shipped in the repo)")
+    p.add_argument("--model", choices=tuple(MODELS), default=None,
+                   help=f"a shipped model by name (default: {DEFAULT_MODEL}): fast reads each plate once with one "
+                        "small network; accurate is the ensemble it was distilled from, several views each")
     p.add_argument("--onnx", help="read with onnxruntime from this exported .onnx file")
     p.add_argument("--decoder", choices=("constrained", "greedy"), default="constrained")
-    p.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=DEFAULT_TTA,
+    p.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=None,
                    help="test-time augmentation: read shifted views and average them (views: "
                         + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
-                        + "; each view costs one model pass)")
+                        + "; each view costs one model pass; default: as the model's checkpoint says)")
     p.add_argument("--deskew", action=argparse.BooleanOptionalAction, default=None,
                    help="take the slant of plates seen from one side out of each crop before reading "
                         "(default: if the model was trained so, as the shipped one was)")
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _reader(args):
     from .reader import PlateReader
     from .devices import resolve_device
-    return PlateReader.from_pretrained(args.onnx or args.checkpoint, decoder=args.decoder, tta=args.tta,
+    return PlateReader.from_pretrained(args.onnx or args.checkpoint or args.model, decoder=args.decoder, tta=args.tta,
                                        deskew=args.deskew, device=str(resolve_device(args.device)))
 
 

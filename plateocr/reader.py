@@ -30,7 +30,12 @@ from .images import load_image, prepare_crop
 from .models import arch_members, build_model, input_size
 from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "weights" / "wide_sharp.pt"
+WEIGHTS = Path(__file__).parent / "weights"
+# The shipped models by name: the fast single-view student and the accurate ensemble it learnt from.
+MODELS = {"fast": WEIGHTS / "fast.pt", "accurate": WEIGHTS / "wide_sharp.pt"}
+DEFAULT_MODEL = "accurate"
+DEFAULT_CHECKPOINT = MODELS[DEFAULT_MODEL]
+ACCURATE_CHECKPOINT = MODELS["accurate"]
 DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.55 pp more plates than one view, cross-validated
 # (see plateocr.tta). A PlateReader built directly (training's validation) reads once.
@@ -91,7 +96,7 @@ class PlateReader:
 
     @classmethod
     def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
-                        source: str = "", tta: str = DEFAULT_TTA, deskew: bool | None = None) -> "PlateReader":
+                        source: str = "", tta: str | None = None, deskew: bool | None = None) -> "PlateReader":
         """`deskew` None: take the slant out of crops if the model was trained on deskewed ones."""
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
@@ -102,25 +107,28 @@ class PlateReader:
                                   f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
         model.to(device).eval()
         return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
-                   device, source=source, tta=tta, deskew=trained_deskewed(payload) if deskew is None else deskew)
+                   device, source=source, tta=payload.get("tta", DEFAULT_TTA) if tta is None else tta,
+                   deskew=trained_deskewed(payload) if deskew is None else deskew)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
-                        device: str = "cpu", tta: str = DEFAULT_TTA,
+                        device: str = "cpu", tta: str | None = None,
                         deskew: bool | None = None) -> "PlateReader":
-        """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx); crops are
-        deskewed (plateocr.deskew) as the model's were in training unless `deskew` says otherwise."""
-        path = Path(path) if path else DEFAULT_CHECKPOINT
+        """Load a shipped model by name ("fast", "accurate"; None: the default), a checkpoint (.pt) or
+        an exported ONNX file (.onnx). Crops are deskewed (plateocr.deskew) as the model's were in
+        training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise."""
+        path = MODELS.get(str(path), Path(path)) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
             return cls.from_onnx(path, decoder, tta=tta, deskew=deskew)
-        if not path.is_file() and path == DEFAULT_CHECKPOINT:
+        if not path.is_file() and path in MODELS.values():
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
         return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta, deskew)
 
     @classmethod
-    def from_onnx(cls, path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none",
+    def from_onnx(cls, path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str | None = None,
                   deskew: bool | None = None) -> "PlateReader":
-        """A reader backed by an onnxruntime session over a file `plateocr export` wrote."""
+        """A reader backed by an onnxruntime session over a file `plateocr export` wrote (`tta` None:
+        the default views, as for a checkpoint that records none)."""
         import onnxruntime as ort
         path = Path(path)
         if not path.is_file():
@@ -137,7 +145,7 @@ class PlateReader:
         arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
         return cls(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
                    float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
-                   source=str(path), tta=tta,
+                   source=str(path), tta=DEFAULT_TTA if tta is None else tta,
                    deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew)
 
     # -- model and decoding -------------------------------------------------------------

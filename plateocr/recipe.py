@@ -1,27 +1,34 @@
-"""The recipe of the shipped model: synthetic pre-training, then real fine-tuning, of each member.
+"""The recipe of the shipped models: the accurate ensemble, then the fast student distilled from it.
 
     python -m plateocr.recipe --real ../shared/data/plates_dev --out runs/recipe --ship
 
 Stage 1 never sees a real plate: balanced provinces and every plate type from the renderer.
 Stage 2 fine-tunes on real crops with synthetic plates mixed into every epoch, so the 30 rarely
-photographed provinces are not forgotten. Each member arch (wide and sharp) goes through both
-stages; --ship joins them into one ensemble checkpoint, OUT/wide_sharp.pt unless a path is given
-(24 minutes in all on 2 CPU cores). Read it with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`;
-copying it over plateocr/weights/wide_sharp.pt in a source checkout makes it the bundled default.
+photographed provinces are not forgotten. Each member arch of the ensemble (wide and sharp) goes
+through both stages and they are joined as one checkpoint (the "accurate" model); then the fast
+student (one small network, read once per plate) goes through both stages too, learning the
+ensemble's per-frame posteriors in stage 2. The plates bundled as the demo sample are held out of
+stage 2. Both land in OUT as accurate.pt and fast.pt; --ship [DIR] also writes them under the names the
+package bundles (wide_sharp.pt, fast.pt) to DIR (default OUT/weights), never into the installed
+package. Read one with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`; copying DIR's files
+into plateocr/weights/ in a source checkout makes them the defaults the wheel bundles.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 
+from . import SAMPLE_DIR
 from .checkpoint import as_one_model, load_checkpoint, save_checkpoint
 from .config import TrainConfig, check_keys, parse_overrides
-from .datasets import detect_layout
+from .datasets import detect_layout, list_records
 from .errors import PlateOCRError
-from .reader import DEFAULT_CHECKPOINT
+from .reader import MODELS
 from .train import train
 
 # Two archs whose errors differ (16 of 26 shared, where two fine-tunings of one arch share 23): read
@@ -57,11 +64,16 @@ STUDENT = "fast"
 STUDENT_PRETRAIN = dict(PRETRAIN, detector_crops=True)
 STUDENT_FINETUNE = dict(FINETUNE, deskew=False, detector_crops=True, recolour_p=0.3, teacher_tta="none",
                         distill_weight=1.0, distill_temperature=2.0)
+# How each shipped model reads by default: its views, and the temperature that makes its confidence
+# a probability (fitted by `bench/accuracy.py` on held-out reads of the same recipe; see
+# plateocr.calibration).
+READING = {"accurate": {"tta": "phase", "temperature": 1.0}, "fast": {"tta": "none", "temperature": 1.0}}
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
-# The checkpoint the wheel bundles and evaluate, predict and PlateReader read by default; --ship
-# writes beside the run instead, never into the installed package.
-SHIPPED = DEFAULT_CHECKPOINT
+# The checkpoints the wheel bundles, which evaluate, predict and PlateReader read by name; --ship
+# writes files of these names beside the run, never into the installed package.
+SHIPPED = MODELS["fast"]
+SHIPPED_ACCURATE = MODELS["accurate"]
 for _params in (PRETRAIN, FINETUNE, STUDENT_PRETRAIN, STUDENT_FINETUNE, *PRETRAIN_BY_ARCH.values()):
     check_keys(_params)   # a misspelt parameter fails on import, not after a 17-minute stage
 
@@ -72,9 +84,29 @@ def slim_payload(checkpoint: Path) -> dict:
     return {k: full[k] for k in ("arch", "alphabet", "model", "config", "metrics", "history", "epoch")}
 
 
-def ship(checkpoints: list[Path], out: Path) -> Path:
-    """The slim checkpoint of one model, or the ensemble of several (read as the mean of their probabilities)."""
-    return save_checkpoint(out, as_one_model([slim_payload(c) for c in checkpoints]))
+def ship(checkpoints: list[Path], out: Path, reading: dict | None = None) -> Path:
+    """The slim checkpoint of one model, or the ensemble of several (read as the mean of their
+    probabilities), with how it is read by default (`tta`, calibration `temperature`)."""
+    return save_checkpoint(out, {**as_one_model([slim_payload(c) for c in checkpoints]), **(reading or {})})
+
+
+def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
+    """The real crops stage 2 trains on: all of `real`, or a manifest of them without the plates
+    bundled in `hold_out` (the demo's sample), so `evaluate --data sample` scores unseen plates."""
+    if hold_out is None:
+        return real
+    held = {p.stem for p in hold_out.glob("*.jpg")}
+    records, _ = list_records(real)
+    kept = [r for r in records if Path(r.path).stem not in held]
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "stage2_real.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label"])
+        writer.writerows((Path(r.path).resolve(), r.label) for r in kept)
+    print(f"stage 2 trains on {len(kept)} of {len(records)} real plates ({len(records) - len(kept)} held out "
+          f"in {hold_out})", file=sys.stderr)
+    return str(manifest)
 
 
 def main(argv=None) -> int:
@@ -82,18 +114,24 @@ def main(argv=None) -> int:
     parser.add_argument("--real", required=True, help="real labelled crops for stage 2")
     parser.add_argument("--out", default="runs/recipe")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ship", nargs="?", const="", metavar="PATH",
-                        help="join the fine-tuned members into one slim checkpoint at PATH "
-                             f"(default OUT/{SHIPPED.name})")
+    parser.add_argument("--ship", nargs="?", const="", metavar="DIR",
+                        help=f"also write the results as {SHIPPED_ACCURATE.name} (the ensemble) and {SHIPPED.name} "
+                             "(the student), the names the package bundles, to DIR (default OUT/weights)")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="change a training parameter in both stages (for ablations; "
+                        help="change a training parameter in every stage (for ablations; "
                              "python -m plateocr train --help lists them)")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
     parser.add_argument("--finetune-only", action="store_true",
                         help="skip stage 1: fine-tune from the stage-1 checkpoints already in --out")
     parser.add_argument("--members", metavar="ARCH,ARCH", default=",".join(MEMBERS),
-                        help="train each of these archs through both stages and ship them as one ensemble "
-                             f"(default {','.join(MEMBERS)}; one arch, e.g. wide, ships a single model)")
+                        help="train each of these archs through both stages and join them as the accurate "
+                             f"ensemble (default {','.join(MEMBERS)}; one arch, e.g. wide, gives a single model)")
+    parser.add_argument("--student", default=STUDENT,
+                        help=f"arch of the fast single-view reader distilled from the ensemble (default {STUDENT}; "
+                             "'none': no student)")
+    parser.add_argument("--keep-sample-in-training", action="store_true",
+                        help="also fine-tune on the real plates bundled as the demo sample (by default they "
+                             "are held out, so the sample scores unseen plates)")
     args = parser.parse_args(argv)
     if args.ship is not None and args.pretrain_only:
         parser.error("--ship needs stage 2: drop --pretrain-only")
@@ -104,31 +142,45 @@ def main(argv=None) -> int:
         detect_layout(args.real)   # a wrong path fails now, not after the 17-minute first stage
     # One member: out/pretrain and out/finetune; several: out/pretrain_ARCH, out/finetune_ARCH
     members = [{"arch": a.strip()} for a in args.members.split(",")]
-    folder = lambda stage, member: out / (f"{stage}_{member['arch']}" if len(members) > 1 else stage)
+    student = [] if args.student == "none" else [{"arch": args.student}]
+    folder = lambda stage, member: out / (f"{stage}_{member['arch']}" if len(members + student) > 1 else stage)
     stage = lambda params, member, **where: TrainConfig.from_dict(
         {**params, **changes, **member, **where, "seed": args.seed})
-    pretrain = lambda member, **where: stage(pretrain_params(member["arch"]), member, **where)
-    for member in members:
+    pretrain = lambda member, **where: stage(
+        STUDENT_PRETRAIN if member in student else pretrain_params(member["arch"]), member, **where)
+    for member in members + student:
         pretrain(member).validate()   # a bad arch or --set fails now, not after a first stage
         if args.finetune_only and not (folder("pretrain", member) / "best.pt").is_file():
             raise PlateOCRError(f"--finetune-only: no stage-1 checkpoint {folder('pretrain', member) / 'best.pt'}")
-    start = time.time()
+    minutes, start = {}, time.time()
+    lap = lambda name: minutes.update({name: round((time.time() - start) / 60 - sum(minutes.values()), 1)})
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
-    for member in members if not args.finetune_only else ():
+    for member in members + student if not args.finetune_only else ():
         train(pretrain(member, out=str(folder("pretrain", member))), overwrite=True, progress=False)
-    stage1 = time.time() - start
+    lap("pretrain_min")
     if args.pretrain_only:
-        print(json.dumps({"pretrain_min": round(stage1 / 60, 1)}))
+        print(json.dumps(minutes))
         return 0
+    real = real_training_data(args.real, out, None if args.keep_sample_in_training else SAMPLE_DIR)
     for member in members:
-        train(stage(FINETUNE, member, data=args.real, out=str(folder("finetune", member)),
+        train(stage(FINETUNE, member, data=real, out=str(folder("finetune", member)),
                     init_checkpoint=str(folder("pretrain", member) / "best.pt")), overwrite=True, progress=False)
-    minutes = {"pretrain_min": round(stage1 / 60, 1), "finetune_min": round((time.time() - start - stage1) / 60, 1)}
+    accurate = ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], out / "accurate.pt",
+                    READING["accurate"])
+    lap("finetune_min")
+    for member in student:   # distilled from the ensemble just trained, on the same real plates
+        train(stage(STUDENT_FINETUNE, member, data=real, out=str(folder("finetune", member)), teacher=str(accurate),
+                    init_checkpoint=str(folder("pretrain", member) / "best.pt")), overwrite=True, progress=False)
+        ship([folder("finetune", member) / SHIPPED_STAGE2], out / "fast.pt", READING["fast"])
+    lap("student_min")
+    minutes["total_min"] = round((time.time() - start) / 60, 1)
     print(json.dumps(minutes))
     if args.ship is not None:
-        shipped = Path(args.ship) if args.ship else out / SHIPPED.name
-        ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], shipped)
-        print(f"shipped {shipped} ({shipped.stat().st_size / 1e6:.1f} MB)")
+        ship_dir = Path(args.ship) if args.ship else out / "weights"
+        ship_dir.mkdir(parents=True, exist_ok=True)
+        for built, name in [(accurate, SHIPPED_ACCURATE.name)] + ([(out / "fast.pt", SHIPPED.name)] if student else []):
+            shutil.copyfile(built, ship_dir / name)
+            print(f"shipped {ship_dir / name} ({(ship_dir / name).stat().st_size / 1e6:.1f} MB)")
     return 0
 
 

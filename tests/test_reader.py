@@ -75,18 +75,24 @@ def test_import_is_light():
     assert out.strip() == "[]"
 
 
-def test_the_default_model_is_the_recipes_slim_shipped_checkpoint():
+def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name():
     from plateocr.checkpoint import load_checkpoint
-    from plateocr.reader import DEFAULT_CHECKPOINT
-    from plateocr.recipe import FINETUNE, MEMBERS, SHIPPED
-    assert DEFAULT_CHECKPOINT == SHIPPED and SHIPPED.stat().st_size <= 10_000_000
-    shipped = load_checkpoint(SHIPPED)
+    from plateocr.recipe import FINETUNE, MEMBERS, READING, SHIPPED_ACCURATE
+    assert SHIPPED_ACCURATE.stat().st_size <= 10_000_000
+    shipped = load_checkpoint(SHIPPED_ACCURATE)
     assert shipped["arch"] == "+".join(MEMBERS) and "optimizer" not in shipped
     for member in shipped["config"]["members"]:   # each member fine-tuned as the recipe says
         assert {k: member[k] for k in FINETUNE} == FINETUNE
-    reader = PlateReader.from_pretrained()
-    assert reader.arch == "+".join(MEMBERS)
-    # The bundled sample is part of the real set it was fine-tuned on: a wrong or stage-1 file misreads it.
+    reader = PlateReader.from_pretrained("accurate")
+    assert reader.arch == "+".join(MEMBERS) and reader.source == str(SHIPPED_ACCURATE)
+    assert reader.tta == READING["accurate"]["tta"]
+    # The bundled sample is real plates_dev crops: a wrong or stage-1 file misreads it.
     files = sorted(SAMPLE_DIR.glob("*.jpg"))
     correct = sum(r.plate == f.stem for r, f in zip(reader.read(files), files))
     assert correct >= 0.95 * len(files)
+
+
+def test_the_default_reader_is_the_default_model():
+    from plateocr.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, MODELS
+    assert DEFAULT_CHECKPOINT == MODELS[DEFAULT_MODEL]
+    assert PlateReader.from_pretrained().source == str(MODELS[DEFAULT_MODEL])
