@@ -151,6 +151,8 @@ def headline(summaries: dict[str, dict]) -> pd.DataFrame:
                          for name, s in summaries.items()}).round(4)
 
 
-def report_provenance(parameters: dict, records) -> dict:
+def report_provenance(parameters: dict, records, device: object = "cpu") -> dict:
+    """Provenance of a report on `records`; `device` is where its readers ran (PlateReader.device;
+    the CPU is where `PlateReader.from_pretrained` reads unless told otherwise)."""
     from .provenance import files_fingerprint, provenance
-    return provenance(parameters, files_fingerprint(r.path for r in records), "cpu")
+    return provenance(parameters, files_fingerprint(r.path for r in records), str(device))

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=defaults.threads)
     t.add_argument("--device", default=defaults.device)
     t.add_argument("--amp", action="store_true",
-                   help="mixed precision: bf16 autocast on CUDA or a CPU (fp16 with a grad scaler on older GPUs)")
+                   help="mixed precision: bf16 autocast on CUDA or a CPU with bf16 instructions (fp16 with a "
+                        "grad scaler on older GPUs; float32, with a note, on a CPU without bf16)")
     t.add_argument("--channels-last", action="store_true", help="NHWC convolutions (faster steps on a CPU)")
     t.add_argument("--cache", action="store_true", help="decode the whole data set into RAM once")
     t.add_argument("--no-augment", dest="augment", action="store_false")
@@ -122,7 +123,12 @@ def cmd_evaluate(args) -> int:
     records, skipped = list_records(args.data, split="test", alphabet=reader.tokenizer.alphabet)
     if len(skipped):
         print(skipped.summary(), file=sys.stderr)
-    summary, _ = evaluate_reader(reader, records, args.batch_size, args.workers)
+    summary, rows = evaluate_reader(reader, records, args.batch_size, args.workers)
+    for row in rows:
+        if row["error"]:
+            print(f"warning: {row['error']}", file=sys.stderr)
+    if summary["unreadable"]:
+        print(f"{summary['unreadable']} image(s) could not be read (scored as unread plates)", file=sys.stderr)
     summary["skipped"] = len(skipped)
     if not args.json:
         print(f"plates {summary['n']}  exact {summary['accuracy']:.4f}  CER {summary['cer']:.4f}  "
@@ -130,6 +136,8 @@ def cmd_evaluate(args) -> int:
               f"{summary['plates_per_s']:.0f} plates/s")
         for plate_type, acc in summary["accuracy_by_type"].items():
             print(f"  {plate_type:14s} exact {acc:.4f}")
+        if summary["invalid"]:
+            print(f"  {summary['invalid']} read(s) are no valid plate (the decoder found none)")
     print(json.dumps(summary, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
     return 0
 
@@ -165,7 +173,8 @@ def cmd_predict(args) -> int:
                 continue
         if args.json:
             print(json.dumps({"path": res.path, "plate": res.plate, "confidence": round(res.confidence, 4),
-                              "plate_type": res.plate_type, "error": res.error}, ensure_ascii=False))
+                              "valid": res.valid, "plate_type": res.plate_type, "error": res.error},
+                             ensure_ascii=False))
         else:
             print(f"{res.path}\t{res.plate}\t{res.confidence:.4f}")
     if failures:

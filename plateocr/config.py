@@ -37,7 +37,7 @@ class TrainConfig:
     render_workers: int = 2            # processes rendering a cached synthetic pool
     threads: int = 0                   # torch CPU threads; 0 = all cores
     device: str = "auto"
-    amp: bool = False                  # mixed precision: bf16 autocast (CUDA, or a CPU; fp16 on older GPUs)
+    amp: bool = False                  # mixed precision where the device has it: bf16 (fp16 on older GPUs)
     channels_last: bool = False        # NHWC convs: ~1.2x faster steps on a CPU, other rounding than NCHW
     init_checkpoint: str | None = None  # fine-tune from these weights
     max_bad_fraction: float = 0.01     # fail when more of the data than this is unreadable

@@ -1,8 +1,7 @@
 """CTC decoding: greedy best path, and plate-grammar-constrained beam search.
 
 Both return (plate, confidence) pairs, where confidence is P(plate | image) under the model: the
-sum over all CTC alignments of that string (exp of minus its CTC loss), optionally sharpened or
-softened by a temperature fitted on validation data.
+sum over all CTC alignments of that string (exp of minus its CTC loss).
 
 >>> import torch
 >>> from plateocr.alphabet import Tokenizer
@@ -39,14 +38,11 @@ def _best_path(log_probs: torch.Tensor) -> list[list[int]]:
     return out
 
 
-def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]],
-                        temperature: float = 1.0) -> list[float]:
+def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]]) -> list[float]:
     """P(sequence | image) for each batch item, summed over all CTC alignments."""
     if not sequences:
         return []
     lp = log_probs.float()
-    if temperature != 1.0:
-        lp = (lp / temperature).log_softmax(-1)
     lengths = torch.tensor([len(s) for s in sequences])
     targets = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
     t_len = torch.full((len(sequences),), lp.shape[0], dtype=torch.long)
@@ -54,11 +50,10 @@ def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]],
     return [float(math.exp(-x)) if math.isfinite(x) else 0.0 for x in nll.tolist()]
 
 
-def decode_greedy(log_probs: torch.Tensor, tokenizer: Tokenizer,
-                  temperature: float = 1.0) -> list[tuple[str, float]]:
+def decode_greedy(log_probs: torch.Tensor, tokenizer: Tokenizer) -> list[tuple[str, float]]:
     """Best-path decoding of (T, B, C) log-probabilities."""
     seqs = _best_path(log_probs)
-    conf = sequence_confidence(log_probs, seqs, temperature)
+    conf = sequence_confidence(log_probs, seqs)
     return [(tokenizer.decode(s), c) for s, c in zip(seqs, conf)]
 
 
@@ -127,13 +122,14 @@ def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BE
     return list(max(complete, key=lambda kv: kv[1])[0])
 
 
-def decode_constrained(log_probs: torch.Tensor, tokenizer: Tokenizer, temperature: float = 1.0,
+def decode_constrained(log_probs: torch.Tensor, tokenizer: Tokenizer,
                        beam_width: int = BEAM_WIDTH) -> list[tuple[str, float]]:
     """The most probable valid plate for each batch item.
 
     A greedy result that already is a valid plate is kept (it is almost always the grammar's best
     string too, and it costs nothing); only the rest run the constrained beam search. Where no
-    valid plate can be formed the greedy string is returned, with its own probability.
+    valid plate can be formed (too few frames carry characters) the greedy string is returned,
+    with its own probability: the reader then marks the result `valid=False`.
     """
     seqs = _best_path(log_probs)
     formats = _grammar(tokenizer.alphabet)
@@ -146,5 +142,5 @@ def decode_constrained(log_probs: torch.Tensor, tokenizer: Tokenizer, temperatur
         found = constrained_beam_search(lp[b], formats, beam_width)
         if found is not None:
             seqs[b] = found
-    conf = sequence_confidence(log_probs, seqs, temperature)
+    conf = sequence_confidence(log_probs, seqs)
     return [(tokenizer.decode(s), c) for s, c in zip(seqs, conf)]

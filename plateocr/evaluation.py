@@ -7,12 +7,14 @@ from collections import Counter
 from .alphabet import PLATE_TYPES
 from .datasets import PlateRecord
 from .metrics import summarize
-from .reader import PlateReader
+from .errors import ImageError
+from .reader import PlateReader, PlateResult
 
 
 def read_records(reader: PlateReader, records: list[PlateRecord], batch_size: int = 64,
                  workers: int = 0) -> tuple[list[dict], float]:
-    """One row per record (truth, prediction, confidence, types, error) and the plates/s achieved."""
+    """One row per record (truth, prediction, confidence, validity, types, error) and the plates/s
+    achieved; an unreadable image is a row with its `error` set, read as an empty plate."""
     start = time.perf_counter()
     rows = []
     plain = [r for r in records if r.vertices is None]
@@ -21,19 +23,26 @@ def read_records(reader: PlateReader, records: list[PlateRecord], batch_size: in
     if warped:   # raw CCPD photos: crop each plate before reading it
         from .ccpd import crop_plate
         from .images import load_image
-        for rec, res in zip(warped, reader.read([crop_plate(load_image(r.path), r.vertices) for r in warped])):
-            results[rec.path] = res
+        crops = {}
+        for r in warped:
+            try:
+                crops[r.path] = crop_plate(load_image(r.path), r.vertices)
+            except ImageError as exc:
+                results[r.path] = PlateResult("", 0.0, "", r.path, str(exc))
+        for path, res in zip(crops, reader.read(list(crops.values()))):
+            results[path] = res
     elapsed = time.perf_counter() - start
     for rec in records:
         res = results[rec.path]
         rows.append({"path": rec.path, "label": rec.label, "plate": res.plate, "confidence": res.confidence,
-                     "true_type": rec.plate_type, "plate_type": res.plate_type, "error": res.error,
-                     "correct": res.plate == rec.label})
+                     "valid": res.valid, "true_type": rec.plate_type, "plate_type": res.plate_type,
+                     "error": res.error, "correct": res.plate == rec.label})
     return rows, len(records) / max(elapsed, 1e-9)
 
 
 def summarize_rows(rows: list[dict]) -> dict:
-    """Exact accuracy, CER, per-position/province/type accuracy and the type confusion table."""
+    """Exact accuracy, CER, per-position/province/type accuracy, the type confusion table, and the
+    counts of unreadable images and of reads that are no valid plate."""
     summary = summarize([r["plate"] for r in rows], [r["label"] for r in rows])
     by_type: dict[str, list[bool]] = {}
     for r in rows:
@@ -44,6 +53,7 @@ def summarize_rows(rows: list[dict]) -> dict:
     summary["type_confusion"] = {t: {p: confusion[(t, p)] for p in PLATE_TYPES if confusion[(t, p)]}
                                  for t in PLATE_TYPES if any(confusion[(t, p)] for p in PLATE_TYPES)}
     summary["unreadable"] = sum(r["error"] is not None for r in rows)
+    summary["invalid"] = sum(r["error"] is None and not r["valid"] for r in rows)
     return summary
 
 

@@ -1,7 +1,8 @@
 """ONNX export with a dynamic batch axis, and a PlateReader that runs the export with onnxruntime.
 
-The model's settings (arch, alphabet, temperature, whether its crops are deskewed) travel in the
-ONNX file's metadata, as they do in a checkpoint.
+The model's settings (arch, alphabet, whether its crops are deskewed) travel in the ONNX file's
+metadata, as they do in a checkpoint. Writing an export needs the `export` extra (onnx); reading
+one needs only onnxruntime, which every install has.
 """
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ OPSET = 17
 
 def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite: bool = False) -> Path:
     """Write the checkpoint's model (default: the shipped one) as ONNX with a dynamic batch axis."""
-    import onnx
+    try:
+        import onnx
+    except ImportError:
+        raise PlateOCRError("export needs the onnx package: pip install 'plateocr[export]'") from None
 
     from .reader import PlateReader
     onnx_path = Path(onnx_path)
@@ -38,7 +42,7 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
                                     "type_logits": {0: "batch"}})
     proto = onnx.load(str(tmp))
     meta = {"plateocr_arch": reader.arch, "plateocr_alphabet": reader.tokenizer.alphabet,
-            "plateocr_temperature": json.dumps(reader.temperature), "plateocr_deskew": json.dumps(reader.deskew)}
+            "plateocr_deskew": json.dumps(reader.deskew)}
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -49,7 +53,8 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
 
 def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str = "none",
                      deskew: bool | None = None):
-    """A PlateReader backed by an onnxruntime session."""
+    """A PlateReader backed by an onnxruntime session running on `threads` CPU threads (0: as many
+    as torch uses); the count is fixed when the session is created."""
     import onnxruntime as ort
 
     from .reader import PlateReader
@@ -67,6 +72,5 @@ def load_onnx_reader(path: str | Path, decoder: str = "constrained", threads: in
         raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
     arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
     return PlateReader(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
-                       float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
-                       source=str(path), tta=tta,
+                       onnx_session=session, source=str(path), tta=tta,
                        deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew)

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image
 
 from .deskew import deskew as deskew_crop
 from .errors import ImageError
@@ -27,8 +27,6 @@ MAX_PIXELS = 50_000_000  # a larger "crop" is a mistake or a decompression bomb
 DOUBLE_ROW_MAX_ASPECT = 2.5
 # On a double-row plate the upper row (province + letter) fills roughly the top 35-40 %.
 DOUBLE_ROW_SPLIT = 0.38
-
-ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -39,11 +39,10 @@ def git_state() -> dict:
 
 def versions() -> dict:
     import torch
-    import torchvision
 
     from . import __version__
     return {"plateocr": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "platform": platform.platform()}
+            "platform": platform.platform()}
 
 
 def files_fingerprint(paths) -> dict:

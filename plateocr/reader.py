@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .alphabet import PLATE_TYPES, Tokenizer
+from .alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
 from .checkpoint import load_checkpoint, trained_deskewed
 from .decoding import decode_constrained, decode_greedy
 from .errors import CheckpointError, ImageError, PlateOCRError
@@ -37,18 +37,23 @@ DEFAULT_TTA = "phase"
 
 @dataclass(frozen=True)
 class PlateResult:
+    """One read plate. `valid` says whether `plate` follows the plate grammar: the constrained
+    decoder returns the best valid plate, or, when none can be formed, the greedy read marked
+    `valid=False` (as are all unreadable images and greedy reads that break the grammar)."""
+
     plate: str
     confidence: float
     plate_type: str
     path: str | None = None
     error: str | None = None     # set when the image could not be read (plate is then "")
+    valid: bool = False
 
     def __repr__(self) -> str:
-        where = f" path={self.path!r}" if self.path else ""
+        where = f", path={self.path!r}" if self.path else ""
         if self.error:
             return f"PlateResult(error={self.error!r}{where})"
-        return f"PlateResult(plate={self.plate!r}, confidence={self.confidence:.3f}, " \
-               f"plate_type={self.plate_type!r}{where})"
+        return (f"PlateResult(plate={self.plate!r}, confidence={self.confidence:.3f}, "
+                f"plate_type={self.plate_type!r}, valid={self.valid}{where})")
 
 
 def to_pil(x) -> Image.Image:
@@ -77,14 +82,14 @@ class PlateReader:
     """Reads plate crops with a trained model (torch checkpoint or ONNX file)."""
 
     def __init__(self, model, tokenizer: Tokenizer, arch: str, decoder: str = "constrained",
-                 temperature: float = 1.0, device: str = "cpu", onnx_session=None, source: str = "",
+                 device: str = "cpu", onnx_session=None, source: str = "",
                  tta: str = "none", deskew: bool = False):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         self.tta = check_tta(tta)
         self.model, self.tokenizer, self.arch = model, tokenizer, arch
         self.input_size = input_size(arch)
-        self.decoder, self.temperature, self.device = decoder, temperature, torch.device(device)
+        self.decoder, self.device = decoder, torch.device(device)
         self.onnx_session, self.source, self.deskew = onnx_session, source, deskew
 
     @classmethod
@@ -99,19 +104,20 @@ class PlateReader:
             raise CheckpointError(f"{source or 'checkpoint'}: its weights do not fit the {payload['arch']} "
                                   f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
         model.to(device).eval()
-        return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
-                   device, source=source, tta=tta, deskew=trained_deskewed(payload) if deskew is None else deskew)
+        return cls(model, tokenizer, payload["arch"], decoder, device, source=source, tta=tta,
+                   deskew=trained_deskewed(payload) if deskew is None else deskew)
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
                         device: str = "cpu", tta: str = DEFAULT_TTA,
-                        deskew: bool | None = None) -> "PlateReader":
+                        deskew: bool | None = None, onnx_threads: int = 0) -> "PlateReader":
         """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx); crops are
-        deskewed (plateocr.deskew) as the model's were in training unless `deskew` says otherwise."""
+        deskewed (plateocr.deskew) as the model's were in training unless `deskew` says otherwise.
+        An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses)."""
         path = Path(path) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
             from .export import load_onnx_reader
-            return load_onnx_reader(path, decoder, tta=tta, deskew=deskew)
+            return load_onnx_reader(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew)
         if not path.is_file() and path == DEFAULT_CHECKPOINT:
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
         return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta, deskew)
@@ -131,10 +137,11 @@ class PlateReader:
 
     def decode(self, log_probs: torch.Tensor, type_logits: torch.Tensor, paths=None) -> list[PlateResult]:
         decode = decode_constrained if self.decoder == "constrained" else decode_greedy
-        texts = decode(log_probs, self.tokenizer, self.temperature)
+        texts = decode(log_probs, self.tokenizer)
         types = type_logits.argmax(-1).tolist()
         paths = paths or [None] * len(texts)
-        return [PlateResult(t, c, PLATE_TYPES[k], p) for (t, c), k, p in zip(texts, types, paths)]
+        return [PlateResult(t, c, PLATE_TYPES[k], p, valid=is_valid_plate(t))
+                for (t, c), k, p in zip(texts, types, paths)]
 
     def read_prepared(self, crops: np.ndarray | torch.Tensor, paths=None) -> list[PlateResult]:
         """Read a batch of crops already prepared by `images.prepare_crop` (B×H×W×3 uint8)."""

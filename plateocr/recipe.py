@@ -27,8 +27,8 @@ from .train import train
 # as one, they make fewer errors than either; each costs about 12.5 minutes through both stages.
 MEMBERS = ("wide", "sharp")
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
-# bf16 autocast and NHWC convs (amp, channels_last) halve a CPU step with batch augmentation; a CPU
-# without bf16 units trains the same recipe, more slowly.
+# bf16 autocast and NHWC convs (amp, channels_last) halve a CPU step with batch augmentation; on a
+# CPU without bf16 units `amp` trains in float32 (emulated bf16 would be ~10x slower there).
 PRETRAIN = dict(data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, cache=True,
                 batch_size=32, lr=2e-3, lr_schedule="cosine", threads=2, amp=True, channels_last=True)
 # The sharp member's stage 1 also trains on deskewed synthetic crops (the wide one's does not): two

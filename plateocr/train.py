@@ -246,6 +246,23 @@ def cpu_has_bf16() -> bool:
         return True
 
 
+def mixed_precision_dtype(device: torch.device, log=lambda msg: None) -> torch.dtype | None:
+    """What --amp autocasts to on `device`: bf16 where it has bf16 units, fp16 (with a grad scaler)
+    on older GPUs, and nothing (float32) elsewhere, saying so in one line.
+
+    On a CPU without bf16 instructions autocast emulates bf16, which made a step 10x slower.
+    """
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        if cpu_has_bf16():
+            return torch.bfloat16
+        log("note: this CPU has no bf16 instructions: --amp trains in float32 here (bf16 would be ~10x slower)")
+        return None
+    log(f"note: --amp covers CUDA and the CPU; training in float32 on {device.type}")
+    return None
+
+
 def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progress: bool = True) -> dict:
     """Train per `cfg`; writes best.pt, last.pt and metrics.json to cfg.out and returns the metrics."""
     cfg.validate()
@@ -266,16 +283,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     determinism = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
-    amp_dtype = None
-    if cfg.amp:   # bf16 on a CPU and on GPUs that have it; fp16 with a grad scaler on older GPUs
-        if device.type == "cuda":
-            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        elif device.type == "cpu":
-            amp_dtype = torch.bfloat16
-            if not cpu_has_bf16():
-                log("note: this CPU has no bf16 instructions: --amp trains correctly but slower than float32")
-        else:
-            log(f"note: --amp covers CUDA and the CPU; training in float32 on {device.type}")
+    amp_dtype = mixed_precision_dtype(device, log) if cfg.amp else None
     autocast = lambda: torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
 
