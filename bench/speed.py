@@ -28,6 +28,7 @@ from plateocr.models import build_model  # noqa: E402
 from plateocr.reader import DEFAULT_TTA  # noqa: E402
 from plateocr.tta import TTA_SHIFTS  # noqa: E402
 
+
 def timed(fn, seconds: float) -> float:
     """Calls per second of fn, after a second of warm-up (a single warm-up call left the first
     model measured up to 30 % slow: the first calls pay for allocation and kernel selection)."""

@@ -51,7 +51,7 @@ def province_confusion(df: pd.DataFrame) -> pd.DataFrame:
 
 def character_confusions(df: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     """The most frequent (true → predicted) substitutions over all positions."""
-    pairs = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
     for label, plate in zip(df["label"], df["plate"]):
         for op in Levenshtein.editops(label, plate):
             if op.tag == "replace":

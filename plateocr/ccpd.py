@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -31,9 +32,9 @@ class CcpdAnnotation:
     """Everything a raw CCPD file name says about its photo (pixel coordinates are (x, y))."""
 
     area: float                                   # plate area / photo area, e.g. "025" -> 0.025
-    tilt: tuple[int, int]                         # horizontal, vertical tilt in degrees
-    bbox: tuple[tuple[int, int], tuple[int, int]]   # top-left, bottom-right
-    vertices: tuple[tuple[int, int], ...]         # bottom-right, bottom-left, top-left, top-right
+    tilt: tuple[int, ...]                         # horizontal, vertical tilt in degrees
+    bbox: tuple[tuple[int, ...], ...]             # top-left, bottom-right
+    vertices: tuple[tuple[int, ...], ...]         # bottom-right, bottom-left, top-left, top-right
     plate: str
     brightness: int
     blur: int
@@ -46,7 +47,7 @@ def _ints(field: str, sep: str, counts: tuple[int, ...], what: str) -> tuple[int
     return values
 
 
-def _points(field: str, count: int, what: str) -> tuple[tuple[int, int], ...]:
+def _points(field: str, count: int, what: str) -> tuple[tuple[int, ...], ...]:
     points = field.split("_")
     if len(points) != count:
         raise ValueError(f"{what} {field!r} has {len(points)} points, expected {count}")
@@ -67,7 +68,7 @@ def parse_ccpd_name(name: str | Path) -> CcpdAnnotation:
     ValueError: plate.jpg: not a CCPD file name: 1 '-'-separated fields, expected 7
     """
     file = Path(name).name
-    fields = file.rsplit(".", 1)[0].split("-")
+    fields: list[Any] = file.rsplit(".", 1)[0].split("-")   # each field is parsed in place
     try:
         if len(fields) != 7:
             raise ValueError(f"{len(fields)} '-'-separated fields, expected 7")

@@ -54,7 +54,7 @@ class TrainConfig:
     def input_size(self) -> tuple[int, int]:
         return input_size(self.arch)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         if ENSEMBLE_SEPARATOR in self.arch:
             raise PlateOCRError(f"arch {self.arch!r} is an ensemble: train each member, then join them "
                                 f"(python -m plateocr.recipe does both)")
@@ -98,7 +98,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

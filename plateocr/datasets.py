@@ -83,7 +83,8 @@ def infer_plate_type(label: str) -> str:
 
 def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """Image files under `folder` (recursively, sorted) and the other files found beside them."""
-    images, others = [], []
+    images: list[Path] = []
+    others: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         for name in sorted(filenames):
@@ -227,7 +228,7 @@ class CropDataset(Dataset):
 
     def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False,
                  deskew: bool = False):
-        self.records, self.input_size, self.deskew = list(records), tuple(input_size), deskew
+        self.records, self.input_size, self.deskew = list(records), (input_size[0], input_size[1]), deskew
         self._cache = [self._decode(i) for i in range(len(self.records))] if cache else None
 
     def __len__(self):
@@ -271,7 +272,7 @@ class SyntheticPlateDataset(Dataset):
     def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, cache: bool = False,
                  workers: int = 0, deskew: bool = False, **synth_kwargs):
         from .synth import SyntheticPlates
-        self.n, self.input_size, self.seed, self.deskew = n, tuple(input_size), seed, deskew
+        self.n, self.input_size, self.seed, self.deskew = n, (input_size[0], input_size[1]), seed, deskew
         self.synth_kwargs = synth_kwargs
         self._plates = SyntheticPlates(n, seed, **synth_kwargs)
         self._pool = None

@@ -87,6 +87,13 @@ def _logsumexp(a: float, b: float) -> float:
     return m + math.log(math.exp(a - m) + math.exp(b - m))
 
 
+def _add_path(beams: dict[tuple, list[float]], prefix: tuple, pb: float, pnb: float) -> None:
+    """Add the probabilities of one more path (ending in a blank, or not) to `prefix`'s."""
+    cur = beams.setdefault(prefix, [-math.inf, -math.inf])
+    cur[0] = _logsumexp(cur[0], pb)
+    cur[1] = _logsumexp(cur[1], pnb)
+
+
 def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BEAM_WIDTH) -> list[int] | None:
     """Most probable plate-grammar string for one (T, C) log-probability matrix (CTC prefix beam)."""
     beams: dict[tuple, tuple[float, float]] = {(): (0.0, -math.inf)}   # prefix -> (blank, non-blank)
@@ -94,17 +101,11 @@ def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BE
     for frame in log_probs:
         candidates = [int(c) for c in np.nonzero(frame > PRUNE_LOG_PROB)[0]]
         new: dict[tuple, list[float]] = {}
-
-        def add(prefix, pb, pnb):
-            cur = new.setdefault(prefix, [-math.inf, -math.inf])
-            cur[0] = _logsumexp(cur[0], pb)
-            cur[1] = _logsumexp(cur[1], pnb)
-
         for prefix, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
-            add(prefix, total + frame[BLANK], -math.inf)
+            _add_path(new, prefix, total + frame[BLANK], -math.inf)
             if prefix:
-                add(prefix, -math.inf, pnb + frame[prefix[-1]])
+                _add_path(new, prefix, -math.inf, pnb + frame[prefix[-1]])
             if prefix not in allowed_cache:
                 allowed_cache[prefix] = _allowed_next(formats, prefix)
             allowed = allowed_cache[prefix]
@@ -113,7 +114,7 @@ def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BE
                     continue
                 # A repeated character needs a blank between its two occurrences.
                 extend = pb if prefix and c == prefix[-1] else total
-                add(prefix + (c,), -math.inf, extend + frame[c])
+                _add_path(new, prefix + (c,), -math.inf, extend + frame[c])
         ranked = sorted(new.items(), key=lambda kv: -_logsumexp(*kv[1]))[:beam_width]
         beams = {k: (v[0], v[1]) for k, v in ranked}
     complete = [(k, _logsumexp(*v)) for k, v in beams.items() if _is_complete(formats, k)]

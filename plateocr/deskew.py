@@ -39,7 +39,7 @@ def slant(image: Image.Image, input_size: tuple[int, int]) -> float:
     """Horizontal pixels per vertical pixel that the crop's upright strokes lean, measured at
     the model's input size (h, w); positive when their tops lean right."""
     grey = np.asarray(image.convert("L").resize(input_size[::-1], Image.Resampling.BILINEAR), np.float32)
-    gy, gx = np.gradient(grey)
+    gy, gx = (np.asarray(g) for g in np.gradient(grey))
     strength = np.hypot(gx, gy)
     edges = (np.abs(gx) > MOSTLY_HORIZONTAL * np.abs(gy)) & (strength > np.percentile(strength, EDGE_PERCENTILE))
     if edges.sum() < MIN_EDGES:

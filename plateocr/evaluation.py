@@ -6,8 +6,8 @@ from collections import Counter
 
 from .alphabet import PLATE_TYPES
 from .datasets import PlateRecord
-from .metrics import summarize
 from .errors import ImageError
+from .metrics import summarize
 from .reader import PlateReader, PlateResult
 
 

@@ -12,9 +12,9 @@ The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates t
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -94,7 +94,7 @@ class PlateReader:
 
     @classmethod
     def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
-                        source: str = "", tta: str = DEFAULT_TTA, deskew: bool | None = None) -> "PlateReader":
+                        source: str = "", tta: str = DEFAULT_TTA, deskew: bool | None = None) -> PlateReader:
         """`deskew` None: take the slant out of crops if the model was trained on deskewed ones."""
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
@@ -110,7 +110,7 @@ class PlateReader:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
                         device: str = "cpu", tta: str = DEFAULT_TTA,
-                        deskew: bool | None = None, onnx_threads: int = 0) -> "PlateReader":
+                        deskew: bool | None = None, onnx_threads: int = 0) -> PlateReader:
         """Load the shipped model, a checkpoint (.pt) or an exported ONNX file (.onnx); crops are
         deskewed (plateocr.deskew) as the model's were in training unless `deskew` says otherwise.
         An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses)."""

@@ -15,7 +15,7 @@ plate is drawn clean (`render_clean`, 1 px per mm) and then degraded like a CCPD
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +109,7 @@ def random_plate(rng: np.random.Generator, plate_type: str | None = None,
 
 
 # -- clean rendering ---------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _font(name: str) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(FONTS[name])), 100)
 
@@ -243,8 +243,7 @@ def _colours(plate_type: str, rng: np.random.Generator | None = None):
     if rng is None:
         return mid, ink
     plate = tuple(int(np.clip(m + rng.uniform(-s, s), 0, 255)) for m, s in zip(mid, spread))
-    ink = tuple(int(np.clip(c + rng.uniform(-25, 25) - (10 if c > 128 else 0), 0, 255)) for c in ink)
-    return plate, ink
+    return plate, tuple(int(np.clip(c + rng.uniform(-25, 25) - (10 if c > 128 else 0), 0, 255)) for c in ink)
 
 
 def render_clean(label: str, plate_type: str) -> Image.Image:

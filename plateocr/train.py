@@ -11,20 +11,21 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import ConcatDataset, DataLoader, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from .alphabet import BLANK, PLATE_TYPES, Tokenizer
 from .checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
 from .config import SYNTHETIC, TrainConfig
-from .datasets import (CropDataset, SyntheticPlateDataset, list_records, make_collate,
-                       seed_worker, split_records)
+from .datasets import CropDataset, SyntheticPlateDataset, list_records, make_collate, seed_worker, split_records
 from .errors import PlateOCRError
 from .metrics import summarize
 from .models import arch_members, build_model, count_parameters
@@ -90,7 +91,7 @@ class Distributed:
     def gather(self, items: list) -> list:
         if self.world == 1:
             return items
-        parts = [None] * self.world
+        parts: list[list] = [[] for _ in range(self.world)]
         dist.all_gather_object(parts, items)
         return [x for part in parts for x in part]
 
@@ -114,7 +115,9 @@ class Distributed:
 def build_datasets(cfg: TrainConfig, log) -> tuple:
     """Train and validation datasets and a fingerprint of the data they come from."""
     size = cfg.input_size
-    types = {"type_weights": cfg.synthetic_type_weights(), "deskew": cfg.deskew}
+    types: dict[str, Any] = {"type_weights": cfg.synthetic_type_weights(), "deskew": cfg.deskew}
+    train: Dataset
+    val: Dataset
     # Held-out synthetic plates come from a seed no training epoch uses.
     synthetic_val = lambda: SyntheticPlateDataset(cfg.synthetic_val, size, cfg.seed + 7919, cfg.cache,
                                                   cfg.render_workers, **types)
@@ -209,7 +212,7 @@ def check_out_dir(out: Path, resume: bool, overwrite: bool) -> None:
 
 
 def rng_state() -> dict:
-    np_state = np.random.get_state()
+    np_state: Any = np.random.get_state()   # the legacy (name, keys, pos, ...) tuple
     return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
             "numpy_pos": int(np_state[2]), "python": random.getstate()}
 
@@ -302,11 +305,12 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler: CosineAnnealingLR | ReduceLROnPlateau
     if cfg.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
+        scheduler = CosineAnnealingLR(optimizer, T_max=cfg.epochs, eta_min=cfg.lr * 0.01)
     else:
-        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
-                                                               patience=cfg.scheduler_patience)
+        scheduler = ReduceLROnPlateau(optimizer, mode="max", factor=0.5,
+                                      patience=cfg.scheduler_patience)
     history, start_epoch, best_acc = [], 0, -1.0
     if resume:
         state = load_checkpoint(out / "last.pt")
@@ -319,12 +323,13 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         model.load_state_dict(state.get("train_model", state["model"]))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        if cfg.lr_schedule == "cosine":   # a run extended with a larger --epochs decays over the new total
+        if isinstance(scheduler, CosineAnnealingLR):   # a run extended with a larger --epochs decays over the new total
             scheduler.T_max = cfg.epochs
         history, start_epoch, best_acc = list(state["history"]), state["epoch"] + 1, state["best_accuracy"]
         set_rng_state(state["rng"])
         log(f"resumed from {out / 'last.pt'} after epoch {state['epoch'] + 1}")
     ema = weight_average(model, cfg, state if resume else None)
+    ddp_model: torch.nn.Module
     if dist_env.launched:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -354,7 +359,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
                             worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed + epoch),
                             persistent_workers=False, pin_memory=device.type == "cuda")
         ddp_model.train()
-        loss_sum, seen, bad = 0.0, 0, 0
+        loss_sum, seen, bad = 0.0, 0.0, 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and dist_env.main),
                    leave=False, file=sys.stderr)
         for batch in bar:
@@ -382,7 +387,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         validated = ddp_model if ema is None else ema.module
         metrics = evaluate_model(validated, val_loader, tokenizer, cfg.arch, device, dist_env)
         lr_used = optimizer.param_groups[0]["lr"]
-        if cfg.lr_schedule == "cosine":
+        if isinstance(scheduler, CosineAnnealingLR):
             scheduler.step()
         else:   # exact accuracy drives the plateau; CER breaks its early ties (accuracy stays 0 a while)
             scheduler.step(metrics["accuracy"] - 0.1 * metrics["cer"])

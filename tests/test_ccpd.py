@@ -12,8 +12,16 @@ import pytest
 import yaml
 from PIL import Image
 
-from plateocr.ccpd import (ADS, ALPHABETS, PROVINCES, CcpdAnnotation, crop_plate, is_ccpd_name, label_from_dl1_name,
-                           parse_ccpd_name)
+from plateocr.ccpd import (
+    ADS,
+    ALPHABETS,
+    PROVINCES,
+    CcpdAnnotation,
+    crop_plate,
+    is_ccpd_name,
+    label_from_dl1_name,
+    parse_ccpd_name,
+)
 
 CCPD_RAW = Path(__file__).resolve().parents[2] / "shared/data/ccpd_raw_sample"
 needs_sample = pytest.mark.skipif(not CCPD_RAW.is_dir(), reason=f"{CCPD_RAW} (../shared beside the repo) is absent")

@@ -9,8 +9,15 @@ import torch
 
 from plateocr import SAMPLE_DIR
 from plateocr.alphabet import Tokenizer, is_valid_plate
-from plateocr.datasets import (BadSample, CropDataset, detect_layout, list_records, make_collate,
-                               SyntheticPlateDataset, split_records)
+from plateocr.datasets import (
+    BadSample,
+    CropDataset,
+    SyntheticPlateDataset,
+    detect_layout,
+    list_records,
+    make_collate,
+    split_records,
+)
 from plateocr.errors import PlateOCRError
 from tests.conftest import CCPD_RAW
 

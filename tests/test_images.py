@@ -47,7 +47,7 @@ def test_missing_file(tmp_path):
 def test_other_modes_read_like_the_rgb_original(tmp_path, mode):
     rgb = Image.open(REAL).convert("RGB")
     if mode == "I;16":
-        converted = Image.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257))
+        converted = Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
     else:
         converted = rgb.convert(mode)
     path = tmp_path / f"plate_{mode.replace(';', '')}.png" if mode != "CMYK" else tmp_path / "plate.tif"

@@ -1,9 +1,9 @@
 """Set-up files agree with each other, and the notebook pairs are in sync."""
 import re
 import subprocess
-import tomllib
 
 import pytest
+import tomllib
 import yaml
 
 from tests.conftest import REPO

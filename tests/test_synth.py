@@ -10,8 +10,7 @@ from plateocr.alphabet import DIGITS, ENERGY, PLATE_LETTERS, PLATE_TYPES, PROVIN
 from plateocr.datasets import list_records
 from plateocr.errors import PlateOCRError
 from plateocr.images import DOUBLE_ROW_MAX_ASPECT
-from plateocr.synth import (SyntheticPlates, random_plate, render_clean, render_plate, synth_sample,
-                            write_synthetic)
+from plateocr.synth import SyntheticPlates, random_plate, render_clean, render_plate, synth_sample, write_synthetic
 
 
 @pytest.mark.parametrize("plate_type", PLATE_TYPES)
