@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from plateocr import SAMPLE_DIR, PlateReader
+from plateocr import SAMPLE_DIR, PlateReader, PlateResult
 from plateocr.alphabet import PLATE_TYPES
 from plateocr.errors import PlateOCRError
 
@@ -90,3 +90,38 @@ def test_the_default_model_is_the_recipes_slim_shipped_checkpoint():
     files = sorted(SAMPLE_DIR.glob("*.jpg"))
     correct = sum(r.plate == f.stem for r, f in zip(reader.read(files), files))
     assert correct >= 0.95 * len(files)
+
+
+def test_repr_lists_its_fields_with_commas():
+    read = PlateResult("皖A12345", 0.98765, "blue", "a/b.jpg", valid=True)
+    assert repr(read) == "PlateResult(plate='皖A12345', confidence=0.988, plate_type='blue', valid=True, path='a/b.jpg')"
+    assert repr(PlateResult("", 0.0, "", "x.jpg", "x.jpg: empty file")) == \
+        "PlateResult(error='x.jpg: empty file', path='x.jpg')"
+
+
+def test_reads_that_are_no_valid_plate_are_marked(reader):
+    tok = reader.tokenizer
+    frames = [tok.encode(c)[0] if c else 0 for c in ["粤", "", "A", "", "L", "", "6"]]
+    log_probs = torch.full((len(frames), 2, tok.num_classes), -30.0).log_softmax(-1)
+    for t, c in enumerate(frames):
+        log_probs[t, :, c] = 0.0
+    log_probs[:, 1] = torch.full((len(frames), tok.num_classes), -30.0)
+    for t, c in enumerate(tok.encode("皖A12345")):
+        log_probs[t, 1, c] = 0.0
+    short, full = reader.decode(log_probs, torch.zeros(2, len(PLATE_TYPES)))
+    assert (short.plate, short.valid) == ("粤AL6", False) and "valid=False" in repr(short)
+    assert (full.plate, full.valid) == ("皖A12345", True)
+    assert all(r.valid for r in reader.read(sorted(SAMPLE_DIR.glob("*.jpg"))[:4]))
+
+
+def test_a_double_row_plate_is_read_end_to_end():
+    """A rendered two-row yellow plate goes through shape detection, row joining, model and decoding."""
+    from plateocr.synth import random_plate, render_clean
+
+    shipped = PlateReader.from_pretrained(tta="none")
+    rng = np.random.default_rng(0)
+    labels = [random_plate(rng, "yellow_double")[0] for _ in range(4)]
+    images = [render_clean(label, "yellow_double") for label in labels]
+    assert all(im.width / im.height < 2.5 for im in images)   # taken for double-row plates
+    results = shipped.read(images)
+    assert [(r.plate, r.plate_type, r.valid) for r in results] == [(lab, "yellow_double", True) for lab in labels]
