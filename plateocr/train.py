@@ -346,6 +346,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
                             worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(cfg.seed))
     bad_paths: dict[str, str] = {}
     epoch_seconds: list[float] = []
+    epoch_plates: list[dict] = []   # trained on and validated, summed over ranks: shows DDP's split
     for epoch in range(start_epoch, cfg.epochs):
         epoch_start = time.time()
         _set_epoch(train_set, epoch)
@@ -397,6 +398,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
         history.append(record)
         seconds = round(time.time() - epoch_start, 2)   # wall time is provenance, not a metric
         epoch_seconds.append(seconds)
+        epoch_plates.append({"train": int(seen), "val": metrics["n"]})
         improved = metrics["accuracy"] > best_acc
         best_acc = max(best_acc, metrics["accuracy"])
         if dist_env.main:
@@ -420,6 +422,7 @@ def train(cfg: TrainConfig, resume: bool = False, overwrite: bool = False, progr
     if dist_env.main:
         result["provenance"] = provenance(cfg.to_dict(), data_fp, str(device), round(time.time() - started, 1))
         result["provenance"]["epoch_seconds"] = epoch_seconds
+        result["provenance"]["epoch_plates"] = epoch_plates
         tmp = out / "metrics.json.tmp"
         tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, out / "metrics.json")

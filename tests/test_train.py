@@ -16,7 +16,7 @@ from plateocr.config import TrainConfig
 from plateocr.errors import PlateOCRError
 from plateocr.models import build_model
 from plateocr.reader import PlateReader
-from plateocr.train import Distributed, train
+from plateocr.train import Distributed, cpu_has_bf16, train
 from tests.conftest import REPO
 
 
@@ -58,9 +58,11 @@ def test_bad_parameters_are_clear_errors(tmp_path):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "h"), ema_decay=1.0), progress=False)
     with pytest.raises(PlateOCRError, match="unknown training parameter"):
         TrainConfig.from_dict({"epochs": 1, "epoch": 2})
-    with pytest.raises(PlateOCRError, match="no CUDA"):
-        if torch.cuda.is_available():
-            raise PlateOCRError("no CUDA (skipped: this machine has one)")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tmp_path):
+    with pytest.raises(PlateOCRError, match="no CUDA GPU"):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "d"), device="cuda"), progress=False)
 
 
@@ -187,7 +189,9 @@ def test_same_parameters_give_identical_metrics(tmp_path, speed):
 
 @pytest.mark.parametrize("processes", [1, 2])
 def test_torchrun_gloo_training(tmp_path, processes):
-    """Under torchrun even one process trains through DDP; two split the data between them."""
+    """Under torchrun even one process trains through DDP; two split the data between them, and
+    validation gathers every rank's share."""
+    from plateocr.train import build_datasets
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     if torchrun is None:
         pytest.skip("torchrun is not installed beside this Python")
@@ -202,7 +206,9 @@ def test_torchrun_gloo_training(tmp_path, processes):
     reader = PlateReader.from_pretrained(out / "best.pt")
     assert len(reader.read(sorted(SAMPLE_DIR.glob("*.jpg"))[:3])) == 3
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["history"][0]["val_accuracy"] >= 0.0
+    train_set, val_set, _ = build_datasets(TrainConfig(data=str(SAMPLE_DIR)), log=lambda msg: None)
+    per_rank = len(train_set) // processes // 8 * 8   # each rank's share, in whole batches of 8
+    assert metrics["provenance"]["epoch_plates"] == [{"train": processes * per_rank, "val": len(val_set)}]
 
 
 def test_resume_works_after_a_kill_while_writing_the_checkpoint(tmp_path):
@@ -247,14 +253,58 @@ def test_a_stray_master_addr_does_not_start_a_process_group(monkeypatch):
     assert not env.launched and env.world == 1 and not torch.distributed.is_initialized()
 
 
-def test_amp_on_the_cpu_trains_in_bfloat16(tmp_path):
-    # bf16 autocast rounds the convs' products: the same run in float32 ends with other losses.
-    cfg = dict(data=str(SAMPLE_DIR), batch_size=16, seed=3, threads=1, epochs=1, device="cpu")
-    full = train(TrainConfig(out=str(tmp_path / "f32"), **cfg), progress=False)
-    mixed = train(TrainConfig(out=str(tmp_path / "bf16"), amp=True, **cfg), progress=False)
-    assert mixed["history"][0]["train_loss"] != full["history"][0]["train_loss"]
-    assert abs(mixed["history"][0]["train_loss"] - full["history"][0]["train_loss"]) < 0.5
+def conv_output_dtypes_while(run) -> set:
+    """The dtypes of every convolution's output while `run()` trains (a process-wide forward hook)."""
+    seen = set()
+
+    def hook(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d) and module.training:
+            seen.add(output.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return seen
+
+
+AMP_RUN = dict(data=str(SAMPLE_DIR), batch_size=16, seed=3, threads=1, epochs=1, device="cpu")
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 instructions (--amp trains in float32)")
+def test_amp_on_a_cpu_with_bf16_trains_in_bfloat16(tmp_path):
+    mixed = {}
+    dtypes = conv_output_dtypes_while(
+        lambda: mixed.update(train(TrainConfig(out=str(tmp_path / "bf16"), amp=True, **AMP_RUN), progress=False)))
+    assert dtypes == {torch.bfloat16}
+    assert conv_output_dtypes_while(
+        lambda: train(TrainConfig(out=str(tmp_path / "f32"), **AMP_RUN), progress=False)) == {torch.float32}
     assert load_checkpoint(tmp_path / "bf16" / "last.pt")["config"]["amp"] is True
+    assert torch.isfinite(torch.tensor(mixed["history"][0]["train_loss"]))
+
+
+@pytest.mark.skipif(cpu_has_bf16(), reason="this CPU has bf16 instructions")
+def test_amp_on_a_cpu_without_bf16_trains_in_float32_and_says_so(tmp_path, capsys):
+    dtypes = conv_output_dtypes_while(
+        lambda: train(TrainConfig(out=str(tmp_path / "amp"), amp=True, **AMP_RUN), progress=False))
+    assert dtypes == {torch.float32}
+    notes = [line for line in capsys.readouterr().err.splitlines() if "bf16" in line]
+    assert notes == ["note: this CPU has no bf16 instructions: --amp trains in float32 here "
+                     "(bf16 would be ~10x slower)"]
+
+
+def test_a_cpu_without_bf16_is_told_apart_and_amp_falls_back(tmp_path):
+    """oneDNN limited to AVX2 has no bf16 instructions, as on such a CPU: --amp trains in float32."""
+    code = ("import torch; from plateocr.train import cpu_has_bf16, mixed_precision_dtype; "
+            "print(cpu_has_bf16(), mixed_precision_dtype(torch.device('cpu'), print))")
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == [
+        "note: this CPU has no bf16 instructions: --amp trains in float32 here (bf16 would be ~10x slower)",
+        "False None"]
 
 
 def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tmp_path):
