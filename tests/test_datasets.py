@@ -152,3 +152,20 @@ def test_collate_targets_match_labels():
     batch = make_collate(Tokenizer())([dataset[i] for i in range(4)])
     assert batch.images.dtype == torch.uint8 and batch.target_lengths.tolist() == [7, 7, 7, 7]
     assert Tokenizer().decode(batch.targets[:7].tolist()) == records[0].label
+
+
+@pytest.mark.parametrize("label, plate_type", [
+    ("皖A12345", "blue"), ("京AD12345", "green"), ("粤B1234学", "yellow"), ("沪A1234挂", "yellow"),
+    ("苏A1234警", "white"), ("粤Z1234港", "black"), ("粤Z1234澳", "black"), ("京A1234使", "black"),
+    ("京A1234领", "black")])
+def test_a_labels_plate_type_is_inferred_from_its_length_and_last_character(label, plate_type):
+    from plateocr.datasets import infer_plate_type
+
+    assert infer_plate_type(label) == plate_type
+
+
+def test_a_folder_of_label_named_crops_gets_inferred_types(tmp_path):
+    for label in ("京AD12345", "苏A1234警", "皖A12345"):
+        shutil.copy(SAMPLE_DIR / "京PL3N67.jpg", tmp_path / f"{label}.jpg")
+    records, _ = list_records(tmp_path)
+    assert {r.label: r.plate_type for r in records} == {"京AD12345": "green", "苏A1234警": "white", "皖A12345": "blue"}

@@ -321,3 +321,19 @@ def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tm
     assert weights and all(torch.allclose(tuned["model"][k], members[1]["model"][k], atol=1e-6) for k in weights)
     with pytest.raises(PlateOCRError, match="wide\\+sharp model with another alphabet or arch"):
         train(TrainConfig(out=str(tmp_path / "c"), arch="compact", **cfg), progress=False)
+
+
+def test_a_validation_path_validates_and_all_of_data_trains(tmp_path):
+    from plateocr.train import build_datasets
+
+    val_dir = tmp_path / "val"
+    val_dir.mkdir()
+    for f in sorted(SAMPLE_DIR.glob("*.jpg"))[:7]:
+        shutil.copy(f, val_dir / f.name)
+    (val_dir / "notes.txt").write_text("not a plate")
+    logged = []
+    cfg = TrainConfig(data=str(SAMPLE_DIR), val=str(val_dir), out=str(tmp_path / "run"))
+    train_set, val_set, fingerprint = build_datasets(cfg, log=logged.append)
+    assert len(train_set) == len(list(SAMPLE_DIR.glob("*.jpg"))) and len(val_set) == 7
+    assert fingerprint["val"]["n_files"] == 7 and fingerprint["train"]["n_files"] == len(train_set)
+    assert any(line.startswith(f"validation data {val_dir}: 7 plates; skipped 1 file(s)") for line in logged)
