@@ -29,3 +29,10 @@ def tiny_run(tmp_path_factory):
     cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(out), arch="compact", epochs=2, batch_size=16, seed=1)
     result = train(cfg, progress=False)
     return out, result
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the training run of `tiny_run` is slow wherever it lives."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

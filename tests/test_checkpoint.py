@@ -118,6 +118,7 @@ def test_pickled_models_are_never_loaded(tmp_path):
         load_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_a_kill_while_writing_leaves_the_previous_checkpoint_intact(tmp_path):
     path = save_checkpoint(tmp_path / "last.pt", payload())
     before = path.read_bytes()

@@ -12,6 +12,8 @@ from tests.conftest import REPO
 
 FILES = sorted(SAMPLE_DIR.glob("*.jpg"))
 
+pytestmark = pytest.mark.slow   # each runs the CLI in a subprocess
+
 
 def cli(*args, check=True):
     proc = subprocess.run([sys.executable, "-m", "plateocr", *map(str, args)], cwd=REPO,

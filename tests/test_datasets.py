@@ -28,6 +28,7 @@ def _render_cached_pool(n: int) -> int:
     return len(SyntheticPlateDataset(n, (32, 96), seed=0, cache=True, workers=1))
 
 
+@pytest.mark.slow
 def test_a_cached_synthetic_set_renders_inside_a_spawned_process():
     """bench/accuracy.py --jobs fine-tunes in spawned processes, whose render workers must start too."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:

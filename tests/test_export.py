@@ -11,6 +11,8 @@ from plateocr.errors import PlateOCRError
 from plateocr.export import export_onnx
 from tests.conftest import PLATES_DEV, REPO
 
+pytestmark = pytest.mark.slow   # an ONNX export, and the CLI in subprocesses
+
 
 @pytest.fixture(scope="module")
 def onnx_file(tmp_path_factory):

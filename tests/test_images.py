@@ -128,6 +128,7 @@ def test_every_truncation_and_byte_flip_of_a_real_jpeg_is_an_image_or_an_image_e
     assert outcomes["image"] > 0                              # most flips leave a decodable picture
 
 
+@pytest.mark.slow
 def test_importing_plateocr_leaves_pils_global_settings_alone():
     code = ("from PIL import ImageFile; ImageFile.LOAD_TRUNCATED_IMAGES = True; import plateocr.images, "
             "plateocr.reader; print(ImageFile.LOAD_TRUNCATED_IMAGES)")

@@ -97,6 +97,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_cer_needs_no_network_and_no_heavy_imports():
     python_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))  # keep any --target installs
     env = {**os.environ, "PYTHONPATH": python_path}

@@ -4,6 +4,7 @@ import pytest
 from tests.conftest import REPO
 
 papermill = pytest.importorskip("papermill")
+pytestmark = pytest.mark.slow   # each runs a notebook kernel
 
 
 @pytest.mark.parametrize("parameters, message", [

@@ -67,6 +67,7 @@ def test_unknown_decoder_is_refused(tiny_run):
         PlateReader.from_pretrained(tiny_run[0] / "best.pt", decoder="beam")
 
 
+@pytest.mark.slow
 def test_import_is_light():
     code = ("import sys, plateocr; from plateocr import PlateReader; "
             "heavy = [m for m in ('matplotlib', 'pandas', 'papermill', 'jupyter_client', 'IPython', "
@@ -75,6 +76,7 @@ def test_import_is_light():
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_the_default_model_is_the_recipes_slim_shipped_checkpoint():
     from plateocr.checkpoint import load_checkpoint
     from plateocr.reader import DEFAULT_CHECKPOINT

@@ -66,6 +66,7 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tmp_path):
         train(TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "d"), device="cuda"), progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])
 def test_resume_equals_an_uninterrupted_run(tmp_path, ema_decay):
     # On the CPU: bit-identical results are only promised where algorithms are deterministic.
@@ -87,6 +88,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, ema_decay):
         assert trained is None
 
 
+@pytest.mark.slow
 def test_cosine_schedule_and_repeated_real_plates(tmp_path):
     from plateocr.train import build_datasets
     cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "run"), epochs=3, batch_size=16, seed=1,
@@ -173,6 +175,7 @@ def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_p
     assert "optimizer" not in torch.load(shipped, weights_only=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("speed", [{}, {"amp": True, "channels_last": True}], ids=["float32", "bf16-nhwc"])
 def test_same_parameters_give_identical_metrics(tmp_path, speed):
     cfg = dict(data="synthetic", val=str(SAMPLE_DIR), batch_size=16, seed=2, synthetic_train=96, epochs=1,
@@ -187,6 +190,7 @@ def test_same_parameters_give_identical_metrics(tmp_path, speed):
     assert ja == jb and a["history"] == b["history"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("processes", [1, 2])
 def test_torchrun_gloo_training(tmp_path, processes):
     """Under torchrun even one process trains through DDP; two split the data between them, and
@@ -211,6 +215,7 @@ def test_torchrun_gloo_training(tmp_path, processes):
     assert metrics["provenance"]["epoch_plates"] == [{"train": processes * per_rank, "val": len(val_set)}]
 
 
+@pytest.mark.slow
 def test_resume_works_after_a_kill_while_writing_the_checkpoint(tmp_path):
     """A run killed in the middle of writing last.pt resumes from the previous, intact last.pt."""
     import signal
@@ -272,6 +277,7 @@ def conv_output_dtypes_while(run) -> set:
 AMP_RUN = dict(data=str(SAMPLE_DIR), batch_size=16, seed=3, threads=1, epochs=1, device="cpu")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no bf16 instructions (--amp trains in float32)")
 def test_amp_on_a_cpu_with_bf16_trains_in_bfloat16(tmp_path):
     mixed = {}
@@ -284,6 +290,7 @@ def test_amp_on_a_cpu_with_bf16_trains_in_bfloat16(tmp_path):
     assert torch.isfinite(torch.tensor(mixed["history"][0]["train_loss"]))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(cpu_has_bf16(), reason="this CPU has bf16 instructions")
 def test_amp_on_a_cpu_without_bf16_trains_in_float32_and_says_so(tmp_path, capsys):
     dtypes = conv_output_dtypes_while(
@@ -294,6 +301,7 @@ def test_amp_on_a_cpu_without_bf16_trains_in_float32_and_says_so(tmp_path, capsy
                      "(bf16 would be ~10x slower)"]
 
 
+@pytest.mark.slow
 def test_a_cpu_without_bf16_is_told_apart_and_amp_falls_back(tmp_path):
     """oneDNN limited to AVX2 has no bf16 instructions, as on such a CPU: --amp trains in float32."""
     code = ("import torch; from plateocr.train import cpu_has_bf16, mixed_precision_dtype; "
@@ -307,6 +315,7 @@ def test_a_cpu_without_bf16_is_told_apart_and_amp_falls_back(tmp_path):
         "False None"]
 
 
+@pytest.mark.slow
 def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tmp_path):
     tokenizer = Tokenizer()
     torch.manual_seed(0)
