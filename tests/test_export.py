@@ -49,3 +49,24 @@ def test_a_foreign_onnx_file_is_refused(tmp_path):
     bad.write_bytes(b"not onnx")
     with pytest.raises(PlateOCRError, match="not a loadable ONNX model"):
         PlateReader.from_pretrained(bad)
+
+
+def test_the_onnx_thread_count_is_set_when_the_session_is_created(onnx_file):
+    for threads in (1, 3):
+        reader = PlateReader.from_pretrained(onnx_file, onnx_threads=threads)
+        assert reader.onnx_session.get_session_options().intra_op_num_threads == threads
+
+
+def test_the_exported_metadata_carries_no_temperature(onnx_file):
+    import onnxruntime as ort
+
+    meta = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"]).get_modelmeta()
+    assert set(meta.custom_metadata_map) == {"plateocr_arch", "plateocr_alphabet", "plateocr_deskew"}
+
+
+def test_export_without_onnx_names_the_extra_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['onnx'] = None; from plateocr.cli import main; "
+            f"sys.exit(main(['export', '--onnx', {str(tmp_path / 'x.onnx')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: export needs the onnx package: pip install 'plateocr[export]'"
