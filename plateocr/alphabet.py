@@ -6,6 +6,7 @@
 >>> is_valid_plate("皖A12345"), is_valid_plate("皖I12345")
 (True, False)
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,9 @@ PLATE_LENGTHS = sorted({len(f) for f in PLATE_FORMATS.values()})
 # Plate colours/layouts that the type head predicts; the order is the class id.
 PLATE_TYPES = ("blue", "green", "yellow", "white", "black", "yellow_double")
 
-_FORMAT_RES = {name: re.compile("".join(f"[{re.escape(s)}]" for s in sets) + r"\Z")
-               for name, sets in PLATE_FORMATS.items()}
+_FORMAT_RES = {
+    name: re.compile("".join(f"[{re.escape(s)}]" for s in sets) + r"\Z") for name, sets in PLATE_FORMATS.items()
+}
 
 
 def plate_format(plate: str) -> str | None:

@@ -1,4 +1,5 @@
 """Command line: a thin argparse layer over the package; it prints, the library returns."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,24 +14,40 @@ from .errors import PlateOCRError
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
     from .reader import DEFAULT_MODEL, MODELS
     from .tta import TTA_SHIFTS
+
     p.add_argument("--checkpoint", help="checkpoint .pt (default: the pretrained model shipped in the repo)")
-    p.add_argument("--model", choices=tuple(MODELS), default=None,
-                   help=f"a shipped model by name (default: {DEFAULT_MODEL}): fast reads each plate once with one "
-                        "small network; accurate is the ensemble it was distilled from, several views each")
+    p.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        default=None,
+        help=f"a shipped model by name (default: {DEFAULT_MODEL}): fast reads each plate once with one "
+        "small network; accurate is the ensemble it was distilled from, several views each",
+    )
     p.add_argument("--onnx", help="read with onnxruntime from this exported .onnx file")
     p.add_argument("--decoder", choices=("constrained", "greedy"), default="constrained")
-    p.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=None,
-                   help="test-time augmentation: read shifted views and average them (views: "
-                        + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
-                        + "; each view costs one model pass; default: as the model's checkpoint says)")
-    p.add_argument("--deskew", action=argparse.BooleanOptionalAction, default=None,
-                   help="take the slant of plates seen from one side out of each crop before reading "
-                        "(default: if the model was trained so, as the shipped one was)")
+    p.add_argument(
+        "--tta",
+        choices=tuple(TTA_SHIFTS),
+        default=None,
+        help="test-time augmentation: read shifted views and average them (views: "
+        + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
+        + "; each view costs one model pass; default: as the model's checkpoint says)",
+    )
+    p.add_argument(
+        "--deskew",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take the slant of plates seen from one side out of each crop before reading "
+        "(default: if the model was trained so, as the shipped one was)",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
-    p.add_argument("--device", default="auto",
-                   help="where a .pt checkpoint runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; "
-                        "an .onnx file always runs on the CPU")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where a .pt checkpoint runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; "
+        "an .onnx file always runs on the CPU",
+    )
 
 
 def _help(config, name: str) -> str:
@@ -41,6 +58,7 @@ def _help(config, name: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from .config import LR_SCHEDULES, TrainConfig
     from .models import ARCHS
+
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -48,8 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a recogniser")
     t.add_argument("--data", required=True, help="data folder, CSV manifest, or 'synthetic'")
     t.add_argument("--split", help=_help(TrainConfig, "split"))
-    t.add_argument("--val", help="validation data (default: a 10%% split of --data; 'synthetic': held-out "
-                   "synthetic plates, so all of --data trains)")
+    t.add_argument(
+        "--val",
+        help="validation data (default: a 10%% split of --data; 'synthetic': held-out "
+        "synthetic plates, so all of --data trains)",
+    )
     t.add_argument("--val-split", help=_help(TrainConfig, "val_split"))
     t.add_argument("--out", required=True, help="run folder for best.pt, last.pt, metrics.json")
     t.add_argument("--arch", choices=tuple(ARCHS), default=defaults.arch)
@@ -58,25 +79,52 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=defaults.lr)
     t.add_argument("--seed", type=int, default=defaults.seed)
     t.add_argument("--synthetic-train", type=int, default=defaults.synthetic_train)
-    t.add_argument("--mix-synthetic", type=int, default=defaults.mix_synthetic,
-                   help="synthetic plates added to every epoch of real data")
-    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=defaults.lr_schedule,
-                   help="reduce on a validation plateau, or cosine decay over the run")
-    t.add_argument("--real-repeat", type=int, default=defaults.real_repeat,
-                   help="times each real training plate appears per epoch (small real sets)")
+    t.add_argument(
+        "--mix-synthetic",
+        type=int,
+        default=defaults.mix_synthetic,
+        help="synthetic plates added to every epoch of real data",
+    )
+    t.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        default=defaults.lr_schedule,
+        help="reduce on a validation plateau, or cosine decay over the run",
+    )
+    t.add_argument(
+        "--real-repeat",
+        type=int,
+        default=defaults.real_repeat,
+        help="times each real training plate appears per epoch (small real sets)",
+    )
     t.add_argument("--synthetic-types", help="comma-separated plate types to render (default: all)")
-    t.add_argument("--type-loss-weight", type=float, default=defaults.type_loss_weight,
-                   help="weight of the plate-type head's loss (0: recognition only)")
-    t.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
-                   help="validate and save a moving average of the weights with this per-step decay (0: off)")
-    t.add_argument("--deskew", action="store_true",
-                   help="train on crops with their slant taken out (the reader then deskews for this model)")
+    t.add_argument(
+        "--type-loss-weight",
+        type=float,
+        default=defaults.type_loss_weight,
+        help="weight of the plate-type head's loss (0: recognition only)",
+    )
+    t.add_argument(
+        "--ema-decay",
+        type=float,
+        default=defaults.ema_decay,
+        help="validate and save a moving average of the weights with this per-step decay (0: off)",
+    )
+    t.add_argument(
+        "--deskew",
+        action="store_true",
+        help="train on crops with their slant taken out (the reader then deskews for this model)",
+    )
     t.add_argument("--init", dest="init_checkpoint", help="start from this checkpoint's weights (fine-tuning)")
     t.add_argument("--workers", type=int, default=defaults.workers)
     t.add_argument("--threads", type=int, default=defaults.threads)
     t.add_argument("--device", default=defaults.device)
-    t.add_argument("--amp", action="store_true",
-                   help="mixed precision: bf16 autocast on CUDA or a CPU (fp16 with a grad scaler on older GPUs)")
+    t.add_argument(
+        "--amp",
+        action="store_true",
+        help="mixed precision: bf16 autocast on CUDA or a CPU with bf16 instructions (fp16 with a "
+        "grad scaler on older GPUs; float32, with a note, on a CPU without bf16)",
+    )
     t.add_argument("--channels-last", action="store_true", help="NHWC convolutions (faster steps on a CPU)")
     t.add_argument("--cache", action="store_true", help="decode the whole data set into RAM once")
     t.add_argument("--no-augment", dest="augment", action="store_false")
@@ -86,8 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--data", required=True)
-    e.add_argument("--split", help="the part of --data to score: a CCPD tree's official split or subset file "
-                   "(test, val, ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: test)")
+    e.add_argument(
+        "--split",
+        help="the part of --data to score: a CCPD tree's official split or subset file "
+        "(test, val, ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: test)",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     _add_reader_args(e)
 
@@ -111,38 +162,63 @@ def build_parser() -> argparse.ArgumentParser:
 def _reader(args):
     from .reader import PlateReader
     from .train import resolve_device
-    return PlateReader.from_pretrained(args.onnx or args.checkpoint or args.model, decoder=args.decoder, tta=args.tta,
-                                       deskew=args.deskew, device=str(resolve_device(args.device)))
+
+    return PlateReader.from_pretrained(
+        args.onnx or args.checkpoint or args.model,
+        decoder=args.decoder,
+        tta=args.tta,
+        deskew=args.deskew,
+        device=str(resolve_device(args.device)),
+    )
 
 
 def cmd_train(args) -> int:
     from .config import TrainConfig
     from .train import train
+
     fields = TrainConfig().to_dict().keys()
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
     result = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if "provenance" in result:
-        print(json.dumps({"best_val_accuracy": result["best_val_accuracy"], **result["metrics"],
-                          "checkpoint": result["checkpoint"]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "best_val_accuracy": result["best_val_accuracy"],
+                    **result["metrics"],
+                    "checkpoint": result["checkpoint"],
+                },
+                ensure_ascii=False,
+            )
+        )
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from .datasets import detect_layout, list_records
     from .evaluation import evaluate_reader
-    detect_layout(args.data)          # a wrong data path is reported before the model loads
+
+    detect_layout(args.data)  # a wrong data path is reported before the model loads
     reader = _reader(args)
     records, skipped = list_records(args.data, split=args.split, held_out=True, alphabet=reader.tokenizer.alphabet)
     if len(skipped):
         print(skipped.summary(), file=sys.stderr)
-    summary, _ = evaluate_reader(reader, records, args.batch_size, args.workers)
+    summary, rows = evaluate_reader(reader, records, args.batch_size, args.workers)
+    for row in rows:
+        if row["error"]:
+            print(f"warning: {row['error']}", file=sys.stderr)
+    if summary["unreadable"]:
+        print(f"{summary['unreadable']} image(s) could not be read (scored as unread plates)", file=sys.stderr)
     summary["skipped"] = len(skipped)
     if not args.json:
-        print(f"plates {summary['n']}  exact {summary['accuracy']:.4f}  CER {summary['cer']:.4f}  "
-              f"province {summary['province_accuracy']:.4f}  type {summary['type_accuracy']:.4f}  "
-              f"{summary['plates_per_s']:.0f} plates/s")
+        print(
+            f"plates {summary['n']}  exact {summary['accuracy']:.4f}  CER {summary['cer']:.4f}  "
+            f"province {summary['province_accuracy']:.4f}  type {summary['type_accuracy']:.4f}  "
+            f"{summary['plates_per_s']:.0f} plates/s"
+        )
         for plate_type, acc in summary["accuracy_by_type"].items():
             print(f"  {plate_type:14s} exact {acc:.4f}")
+        if summary["invalid"]:
+            print(f"  {summary['invalid']} read(s) are no valid plate (the decoder found none)")
     print(json.dumps(summary, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
     return 0
 
@@ -150,6 +226,7 @@ def cmd_evaluate(args) -> int:
 def _expand_images(items: list[str]) -> list[Path]:
     """Image files named or inside the folders named; other files in folders are reported, not read."""
     from .datasets import COMPANION_FILES, _image_files
+
     files: list[Path] = []
     for item in items:
         p = Path(item)
@@ -158,8 +235,12 @@ def _expand_images(items: list[str]) -> list[Path]:
             files += images
             others = [o for o in others if o.name not in COMPANION_FILES]
             if others:
-                print(f"warning: skipped {len(others)} non-image file(s) in {p}: "
-                      + ", ".join(o.name for o in others[:5]) + (" …" if len(others) > 5 else ""), file=sys.stderr)
+                print(
+                    f"warning: skipped {len(others)} non-image file(s) in {p}: "
+                    + ", ".join(o.name for o in others[:5])
+                    + (" …" if len(others) > 5 else ""),
+                    file=sys.stderr,
+                )
         elif p.exists():
             files.append(p)
         else:
@@ -177,8 +258,19 @@ def cmd_predict(args) -> int:
             if not args.json:
                 continue
         if args.json:
-            print(json.dumps({"path": res.path, "plate": res.plate, "confidence": round(res.confidence, 4),
-                              "plate_type": res.plate_type, "error": res.error}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "path": res.path,
+                        "plate": res.plate,
+                        "confidence": round(res.confidence, 4),
+                        "valid": res.valid,
+                        "plate_type": res.plate_type,
+                        "error": res.error,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             print(f"{res.path}\t{res.plate}\t{res.confidence:.4f}")
     if failures:
@@ -188,6 +280,7 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
+
     path = export_onnx(args.checkpoint, args.onnx, args.overwrite)
     print(f"wrote {path}")
     return 0
@@ -195,6 +288,7 @@ def cmd_export(args) -> int:
 
 def cmd_synth(args) -> int:
     from .synth import write_synthetic
+
     manifest = write_synthetic(args.n, args.out, seed=args.seed)
     print(f"wrote {args.n} plates to {args.out} (manifest {manifest})")
     return 0
@@ -202,8 +296,13 @@ def cmd_synth(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-               "export": cmd_export, "synth": cmd_synth}[args.command]
+    command = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "export": cmd_export,
+        "synth": cmd_synth,
+    }[args.command]
     try:
         return command(args)
     except PlateOCRError as exc:

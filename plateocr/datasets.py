@@ -12,6 +12,7 @@ Layouts:
 
 >>> records, skipped = list_records("../shared/data/plates_dev")  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,6 +44,7 @@ def resolve_data_path(path: str | Path) -> str | Path:
     """The bundled real sample for "sample"; any other path or "synthetic" as given."""
     if str(path) == SAMPLE:
         from . import SAMPLE_DIR
+
         return SAMPLE_DIR
     return path
 
@@ -52,12 +54,13 @@ class PlateRecord:
     path: str
     label: str
     plate_type: str | None = None
-    vertices: tuple | None = None   # raw CCPD photo: the plate's four corners, cropped on load
+    vertices: tuple | None = None  # raw CCPD photo: the plate's four corners, cropped on load
 
 
 @dataclass
 class Skipped:
     """Files left out of a data set and why, so that nothing is dropped silently."""
+
     items: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, path, reason: str):
@@ -81,8 +84,15 @@ def infer_plate_type(label: str) -> str:
     if len(label) == 8:
         return "green"
     last = label[-1:]
-    return {"警": "white", "学": "yellow", "挂": "yellow", "港": "black", "澳": "black",
-            "使": "black", "领": "black"}.get(last, "blue")
+    return {
+        "警": "white",
+        "学": "yellow",
+        "挂": "yellow",
+        "港": "black",
+        "澳": "black",
+        "使": "black",
+        "领": "black",
+    }.get(last, "blue")
 
 
 def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -94,7 +104,7 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
 def _first_image_names(folder: Path, n: int) -> list[str]:
     """Names of the first `n` image files of a sorted walk, without walking all of a large tree."""
     names = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for _dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         names += [f for f in sorted(filenames) if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
         if len(names) >= n:
@@ -108,13 +118,12 @@ def detect_layout(path: str | Path) -> str:
         return SYNTHETIC
     path = Path(resolve_data_path(path))
     if not path.exists():
-        raise PlateOCRError(f"data path {path} does not exist (give a folder, a CSV manifest or "
-                            f"'{SYNTHETIC}')")
+        raise PlateOCRError(f"data path {path} does not exist (give a folder, a CSV manifest or '{SYNTHETIC}')")
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return "csv"
         raise PlateOCRError(f"data path {path} is a file but not a .csv manifest")
-    if is_ccpd_tree(path):   # checked first: a CCPD2020 folder has train/ and test/ as dl1 does
+    if is_ccpd_tree(path):  # checked first: a CCPD2020 folder has train/ and test/ as dl1 does
         return "ccpd"
     if (path / "train").is_dir() and (path / "test").is_dir():
         return "dl1"
@@ -137,8 +146,13 @@ def _label_from_name(name: str) -> str:
     return Path(name).name.split(".")[0].split("_")[0]
 
 
-def list_records(path: str | Path, layout: str | None = None, split: str | None = None,
-                 alphabet: str | None = None, held_out: bool = False) -> tuple[list[PlateRecord], Skipped]:
+def list_records(
+    path: str | Path,
+    layout: str | None = None,
+    split: str | None = None,
+    alphabet: str | None = None,
+    held_out: bool = False,
+) -> tuple[list[PlateRecord], Skipped]:
     """Labelled crops at `path`, sorted by path, and the files skipped with their reasons.
 
     `split` names a part of a data set that has parts: ROOT/train or ROOT/test of a dl1 folder
@@ -184,8 +198,10 @@ def list_records(path: str | Path, layout: str | None = None, split: str | None 
 
     has_parts = (layout == "dl1" and (path / "train").is_dir()) or (layout == "ccpd" and is_ccpd_tree(path))
     if split is not None and not has_parts:
-        raise PlateOCRError(f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
-                            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)")
+        raise PlateOCRError(
+            f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
+            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)"
+        )
     if layout == "csv":
         manifest = path / MANIFEST if path.is_dir() else path
         _read_manifest(manifest, add, skipped)
@@ -205,15 +221,18 @@ def list_records(path: str | Path, layout: str | None = None, split: str | None 
                 raise PlateOCRError(f"{path} has no {split!r} folder: choose train or test")
         images, others = cached_listing(folder)
         split_files = split_folder(path) if layout == "ccpd" else None
-        for other in others:   # a CCPD tree's split files are its index, not stray files
+        for other in others:  # a CCPD tree's split files are its index, not stray files
             if other.name not in COMPANION_FILES and not (split_files and other.parent == split_files):
                 skipped.add(other, "not an image file (by its suffix)")
         for file in images:
             add_file(file)
     if not records:
-        raise PlateOCRError(f"no usable labelled plates in {path} ({layout} layout"
-                            + (f", split {split}" if split else "") + ")"
-                            + (f"; {skipped.summary()}" if len(skipped) else ""))
+        raise PlateOCRError(
+            f"no usable labelled plates in {path} ({layout} layout"
+            + (f", split {split}" if split else "")
+            + ")"
+            + (f"; {skipped.summary()}" if len(skipped) else "")
+        )
     records.sort(key=lambda r: r.path)
     return records, skipped
 
@@ -225,8 +244,10 @@ def _read_manifest(manifest: Path, add, skipped: Skipped) -> None:
             columns = reader.fieldnames or []
             missing = [c for c in ("path", "label") if c not in columns]
             if missing:
-                raise PlateOCRError(f"{manifest}: missing column(s) {', '.join(missing)}; a manifest "
-                                    f"needs a header 'path,label' (plate_type optional), found {columns}")
+                raise PlateOCRError(
+                    f"{manifest}: missing column(s) {', '.join(missing)}; a manifest "
+                    f"needs a header 'path,label' (plate_type optional), found {columns}"
+                )
             for row in reader:
                 file = manifest.parent / (row["path"] or "")
                 if not row["path"] or not file.is_file():
@@ -237,8 +258,9 @@ def _read_manifest(manifest: Path, add, skipped: Skipped) -> None:
         raise PlateOCRError(f"{manifest}: not a UTF-8 CSV file") from None
 
 
-def split_records(records: list[PlateRecord], val_fraction: float = 0.1,
-                  seed: int = 0) -> tuple[list[PlateRecord], list[PlateRecord]]:
+def split_records(
+    records: list[PlateRecord], val_fraction: float = 0.1, seed: int = 0
+) -> tuple[list[PlateRecord], list[PlateRecord]]:
     """A deterministic train/validation split of records (sorted first, then a seeded shuffle)."""
     ordered = sorted(records, key=lambda r: r.path)
     random.Random(seed).shuffle(ordered)
@@ -257,6 +279,7 @@ def cv_folds(records: list[PlateRecord], folds: int, seed: int = 0) -> list[list
 @dataclass(frozen=True)
 class BadSample:
     """Stands in for a sample whose file could not be read; the collate function counts it."""
+
     path: str
     reason: str
 
@@ -267,9 +290,10 @@ class CropDataset(Dataset):
     Items are (uint8 image 3×H×W, label, plate-type id) or a BadSample.
     """
 
-    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False,
-                 deskew: bool = False):
-        self.records, self.input_size, self.deskew = list(records), tuple(input_size), deskew
+    def __init__(
+        self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False, deskew: bool = False
+    ):
+        self.records, self.input_size, self.deskew = list(records), (input_size[0], input_size[1]), deskew
         self._cache = [self._decode(i) for i in range(len(self.records))] if cache else None
 
     def __len__(self):
@@ -310,10 +334,19 @@ class SyntheticPlateDataset(Dataset):
     training loop: rendering costs more than a training step on a CPU.
     """
 
-    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, cache: bool = False,
-                 workers: int = 0, deskew: bool = False, **synth_kwargs):
+    def __init__(
+        self,
+        n: int,
+        input_size: tuple[int, int],
+        seed: int = 0,
+        cache: bool = False,
+        workers: int = 0,
+        deskew: bool = False,
+        **synth_kwargs,
+    ):
         from .synth import SyntheticPlates
-        self.n, self.input_size, self.seed, self.deskew = n, tuple(input_size), seed, deskew
+
+        self.n, self.input_size, self.seed, self.deskew = n, (input_size[0], input_size[1]), seed, deskew
         self.synth_kwargs = synth_kwargs
         self._plates = SyntheticPlates(n, seed, **synth_kwargs)
         self._pool = None
@@ -322,13 +355,18 @@ class SyntheticPlateDataset(Dataset):
 
     def _render_pool(self, workers: int):
         from torch.utils.data import DataLoader
+
         batches = list(DataLoader(self, batch_size=256, num_workers=workers, collate_fn=_stack_rendered))
-        return (torch.cat([b[0] for b in batches]), [l for b in batches for l in b[1]],
-                [t for b in batches for t in b[2]])
+        return (
+            torch.cat([b[0] for b in batches]),
+            [l for b in batches for l in b[1]],
+            [t for b in batches for t in b[2]],
+        )
 
     def set_epoch(self, epoch: int):
         from .synth import SyntheticPlates
-        if self._pool is None:   # distinct, reproducible plates per epoch
+
+        if self._pool is None:  # distinct, reproducible plates per epoch
             self._plates = SyntheticPlates(self.n, self.seed + 1_000_003 * epoch, **self.synth_kwargs)
 
     def __len__(self):
@@ -346,11 +384,11 @@ class SyntheticPlateDataset(Dataset):
 
 @dataclass
 class Batch:
-    images: torch.Tensor          # B, 3, H, W uint8
+    images: torch.Tensor  # B, 3, H, W uint8
     labels: list[str]
-    targets: torch.Tensor         # concatenated token ids
+    targets: torch.Tensor  # concatenated token ids
     target_lengths: torch.Tensor
-    plate_types: torch.Tensor     # B
+    plate_types: torch.Tensor  # B
     bad: list[BadSample]
 
 
@@ -367,6 +405,7 @@ def make_collate(tokenizer: Tokenizer):
             plate_types=torch.tensor([t for _, _, t in good], dtype=torch.long),
             bad=bad,
         )
+
     return collate
 
 

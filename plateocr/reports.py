@@ -5,6 +5,7 @@
 The parameter file has one section per notebook (plus `common`, given to all three); paths in
 it are relative to the repository root.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,11 @@ def _absolute(params: dict) -> dict:
 def run_reports(params_file: Path, out: Path) -> dict:
     import papermill
     import yaml
+
     spec = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
     common = spec.get("common", {})
     out.mkdir(parents=True, exist_ok=True)
-    for name in NOTEBOOKS:   # regenerate from scratch: nothing of an earlier run survives
+    for name in NOTEBOOKS:  # regenerate from scratch: nothing of an earlier run survives
         for stale in (out / f"{name}.ipynb", out / f"{name}.html"):
             stale.unlink(missing_ok=True)
         shutil.rmtree(out / name, ignore_errors=True)
@@ -46,10 +48,18 @@ def run_reports(params_file: Path, out: Path) -> dict:
         executed = out / f"{name}.ipynb"
         print(f"running {name} with {json.dumps(params, ensure_ascii=False)}", flush=True)
         start = time.time()
-        papermill.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(executed),
-                                   parameters=params, cwd=str(REPO / "notebooks"), progress_bar=False)
-        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
-                       check=True, capture_output=True)
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / f"{name}.ipynb"),
+            str(executed),
+            parameters=params,
+            cwd=str(REPO / "notebooks"),
+            progress_bar=False,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
+            check=True,
+            capture_output=True,
+        )
         timings[name] = round(time.time() - start, 1)
         print(f"  {name}: {timings[name]} s", flush=True)
     (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
