@@ -1,25 +1,40 @@
 # make demo     setup, then train on synthetic plates and score on the bundled real sample
-# make setup    create .venv and install plateocr with its dev/notebook extras
-# make test     setup, then the unit tests, doctests and nbval over the notebooks
+# make setup    create .venv and install plateocr with its dev/notebook extras (exact pins: constraints.txt)
+# make test     setup, then ruff, mypy, the unit tests, doctests and nbval over the notebooks
+# make test-fast  ruff, mypy and the unit tests not marked slow (the edit loop, about a minute)
 # make reports  run 01 -> 02 -> 03 with papermill into reports/ (full parameters)
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONHASHSEED := 0
 
-.PHONY: setup test reports sync demo
+.PHONY: setup test test-fast lint reports sync demo
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 setup: $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $(VENV)/.installed
 
-test: setup
-	$(BIN)/python -m pytest -q tests
+# The edit loop re-installs only when the declared dependencies change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	touch $@
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check plateocr bench tests
+	$(BIN)/ruff format --check plateocr bench tests
+	$(BIN)/mypy plateocr
+
+test: setup lint
+	$(BIN)/python -m pytest -q --durations=10 tests
 	$(BIN)/python -m pytest -q --doctest-modules plateocr
 	$(BIN)/python -m pytest -q --nbval --nbval-current-env notebooks/ --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not slow" --durations=5 tests
 
 sync:
 	$(BIN)/jupytext --sync notebooks/0*.py

@@ -21,6 +21,7 @@ model reads by default; see plateocr.deskew). The held-out crops are also read r
 yellow and white plates (`recoloured_*` rows: real glyphs, dark on light; see plateocr.recolour).
 Prints a table and, as its last line, one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,11 +55,15 @@ from plateocr.train import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # How each model is read: (decoder, test-time augmentation, deskew); the rows of the table.
-READINGS = {"greedy": ("greedy", "none", False), "constrained": ("constrained", "none", False),
-            "constrained_shift": ("constrained", "shift", False), "constrained_phase": ("constrained", "phase", False),
-            "constrained_deskew": ("constrained", "none", True),
-            "constrained_phase_deskew": ("constrained", "phase", True)}
-MEMBER_READINGS = ("constrained", "constrained_deskew")   # each member of an ensemble alone
+READINGS = {
+    "greedy": ("greedy", "none", False),
+    "constrained": ("constrained", "none", False),
+    "constrained_shift": ("constrained", "shift", False),
+    "constrained_phase": ("constrained", "phase", False),
+    "constrained_deskew": ("constrained", "none", True),
+    "constrained_phase_deskew": ("constrained", "phase", True),
+}
+MEMBER_READINGS = ("constrained", "constrained_deskew")  # each member of an ensemble alone
 # Stage 2 of each recipe, and how its model reads by default (the reading also scored on the
 # recoloured held-out folds): the accurate ensemble with four deskewed views, the student once.
 RECIPES = {"ensemble": (FINETUNE, "constrained_phase_deskew"), "student": (STUDENT_FINETUNE, "constrained")}
@@ -68,25 +73,39 @@ def write_manifest(records, path: Path) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["path", "label"])
-        w.writerows((Path(r.path).resolve(), r.label) for r in records)   # the manifest lives elsewhere
+        w.writerows((Path(r.path).resolve(), r.label) for r in records)  # the manifest lives elsewhere
     return path
 
 
-def write_predictions(path: Path, fold_of: dict, rows: dict, before: dict, members: list[dict],
-                      calibrated: list[float]) -> None:
+def write_predictions(
+    path: Path, fold_of: dict, rows: dict, before: dict, members: list[dict], calibrated: list[float]
+) -> None:
     """One line per held-out plate: what each model and decoder read, beside the label, and the
     default reading's confidence at the fitted temperature."""
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["fold", "path", "label", *READINGS, "confidence", "synthetic_only_constrained"]
-                   + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")]
-                   + ["calibrated_confidence"])
+        w.writerow(
+            ["fold", "path", "label", *READINGS, "confidence", "synthetic_only_constrained"]
+            + [f"member{i}_{key}" for i in range(len(members)) for key in ("constrained", "confidence")]
+            + ["calibrated_confidence"]
+        )
         for i, c in enumerate(rows["constrained"]):
-            w.writerow([fold_of[c["path"]], c["path"], c["label"], *(rows[r][i]["plate"] for r in READINGS),
-                        round(c["confidence"], 4), before["constrained"][i]["plate"]]
-                       + [v for m in members for v in (m["constrained"][i]["plate"],
-                                                       round(m["constrained"][i]["confidence"], 4))]
-                       + [round(calibrated[i], 4)])
+            w.writerow(
+                [
+                    fold_of[c["path"]],
+                    c["path"],
+                    c["label"],
+                    *(rows[r][i]["plate"] for r in READINGS),
+                    round(c["confidence"], 4),
+                    before["constrained"][i]["plate"],
+                ]
+                + [
+                    v
+                    for m in members
+                    for v in (m["constrained"][i]["plate"], round(m["constrained"][i]["confidence"], 4))
+                ]
+                + [round(calibrated[i], 4)]
+            )
 
 
 def posteriors(payload: dict, reading: str, records) -> torch.Tensor:
@@ -111,11 +130,14 @@ def calibrate(log_probs: torch.Tensor, rows: list[dict]) -> tuple[dict, list[flo
         for i, c in zip(score_on, sequence_confidence(log_probs[:, score_on], [sequences[i] for i in score_on], t)):
             crossfit[i] = c
     median_right = lambda conf: float(np.median([c for c, ok in zip(conf, correct) if ok])) if any(correct) else 0.0
-    report = {"temperature": temperature, "ece_uncalibrated": expected_calibration_error(before, correct),
-              "ece_calibrated_crossfit": expected_calibration_error(crossfit, correct),
-              "median_confidence_right_uncalibrated": round(median_right(before), 4),
-              "median_confidence_right_calibrated": round(median_right(crossfit), 4),
-              "reliability_calibrated": reliability(crossfit, correct, bins=10)}
+    report = {
+        "temperature": temperature,
+        "ece_uncalibrated": expected_calibration_error(before, correct),
+        "ece_calibrated_crossfit": expected_calibration_error(crossfit, correct),
+        "median_confidence_right_uncalibrated": round(median_right(before), 4),
+        "median_confidence_right_calibrated": round(median_right(crossfit), 4),
+        "reliability_calibrated": reliability(crossfit, correct, bins=10),
+    }
     return report, sequence_confidence(log_probs, sequences, temperature)
 
 
@@ -123,15 +145,29 @@ def scores(rows) -> dict:
     preds, refs = [r["plate"] for r in rows], [r["label"] for r in rows]
     s = summarize(preds, refs)
     rare = [(p, r) for p, r in zip(preds, refs) if r[0] != "皖"]
-    return {"accuracy": s["accuracy"], "cer": s["cer"], "province_accuracy": s["province_accuracy"],
-            "non_wan_accuracy": sum(p == r for p, r in rare) / max(1, len(rare)), "non_wan_n": len(rare)}
+    return {
+        "accuracy": s["accuracy"],
+        "cer": s["cer"],
+        "province_accuracy": s["province_accuracy"],
+        "non_wan_accuracy": sum(p == r for p, r in rare) / max(1, len(rare)),
+        "non_wan_n": len(rare),
+    }
 
 
 def fine_tune(job) -> str:
     """One member fine-tuned without one fold (a process-pool task); returns its checkpoint's path."""
     manifest, stage1, arch, changes, seed, out, recipe = job
-    cfg = TrainConfig.from_dict({**RECIPES[recipe][0], **changes, "arch": arch, "data": manifest, "out": out,
-                                 "init_checkpoint": stage1, "seed": seed})
+    cfg = TrainConfig.from_dict(
+        {
+            **RECIPES[recipe][0],
+            **changes,
+            "arch": arch,
+            "data": manifest,
+            "out": out,
+            "init_checkpoint": stage1,
+            "seed": seed,
+        }
+    )
     train(cfg, progress=False)
     return f"{out}/{SHIPPED_STAGE2}"
 
@@ -148,8 +184,10 @@ def read(payload: dict, reading: str, records) -> list[dict]:
 def read_recoloured(payload: dict, reading: str, records, colour: str) -> list[dict]:
     """The records' crops redrawn as `colour` plates (dark characters) and read; same labels."""
     images = [recolour_image(load_image(r.path), colour) for r in records]
-    return [{"path": r.path, "label": r.label, "plate": res.plate, "confidence": res.confidence}
-            for r, res in zip(records, reader_for(payload, reading).read(images))]
+    return [
+        {"path": r.path, "label": r.label, "plate": res.plate, "confidence": res.confidence}
+        for r, res in zip(records, reader_for(payload, reading).read(images))
+    ]
 
 
 def fold_checkpoints(keep: Path, fold: int) -> list[Path]:
@@ -159,23 +197,42 @@ def fold_checkpoints(keep: Path, fold: int) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pretrained", required=True, nargs="+",
-                        help="stage-1 (synthetic) checkpoint; several: fine-tune each and read them as an ensemble")
+    parser.add_argument(
+        "--pretrained",
+        required=True,
+        nargs="+",
+        help="stage-1 (synthetic) checkpoint; several: fine-tune each and read them as an ensemble",
+    )
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="change a fine-tuning parameter (ablations; the stage-1 checkpoint should match)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a fine-tuning parameter (ablations; the stage-1 checkpoint should match)",
+    )
     parser.add_argument("--predictions", help="write each held-out plate's fold, label and readings to this CSV")
-    parser.add_argument("--train-fraction", type=float, default=1.0,
-                        help="fine-tune on this share of each fold's training plates; held-out folds stay whole")
+    parser.add_argument(
+        "--train-fraction",
+        type=float,
+        default=1.0,
+        help="fine-tune on this share of each fold's training plates; held-out folds stay whole",
+    )
     parser.add_argument("--keep", metavar="DIR", help="keep each fold's fine-tuned checkpoints in DIR/foldK_memberI")
-    parser.add_argument("--recipe", choices=RECIPES, default="ensemble",
-                        help="stage 2 of the accurate ensemble's recipe, or of the fast student's")
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default="ensemble",
+        help="stage 2 of the accurate ensemble's recipe, or of the fast student's",
+    )
     parser.add_argument("--teacher", help="student recipe: the checkpoint it distils (default: none)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="fine-tunings (folds × members) run at once, each in its own process "
-                             "(many cores or a GPU)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="fine-tunings (folds × members) run at once, each in its own process (many cores or a GPU)",
+    )
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
@@ -183,7 +240,7 @@ def main() -> int:
         parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     try:
         changes = parse_overrides(args.set)
-    except PlateOCRError as error:   # an unknown or mistyped key: one line
+    except PlateOCRError as error:  # an unknown or mistyped key: one line
         parser.error(str(error))
     if args.teacher:
         changes["teacher"] = str(Path(args.teacher).resolve())
@@ -204,21 +261,22 @@ def main() -> int:
     synthetic_only = as_one_model([{**c, "config": {**c["config"], "deskew": False}} for c in stage1])
     with tempfile.TemporaryDirectory(prefix="plateocr-cv-") as tmp:
         runs = Path(args.keep) if args.keep else Path(tmp)
-        jobs = []   # every (fold, member) fine-tuning; the same seed for a fold's members
+        jobs = []  # every (fold, member) fine-tuning; the same seed for a fold's members
         for k in range(args.folds):
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
-            rest = rest[:round(args.train_fraction * len(rest))]   # already shuffled: a random subset
+            rest = rest[: round(args.train_fraction * len(rest))]  # already shuffled: a random subset
             manifest = str(write_manifest(rest, Path(tmp) / f"train_{k}.csv"))
-            jobs += [(manifest, path, model["arch"], changes, args.seed + k, str(runs / f"fold{k}_member{i}"),
-                      args.recipe)
-                     for i, (path, model) in enumerate(zip(args.pretrained, stage1))]
+            jobs += [
+                (manifest, path, model["arch"], changes, args.seed + k, str(runs / f"fold{k}_member{i}"), args.recipe)
+                for i, (path, model) in enumerate(zip(args.pretrained, stage1))
+            ]
         if args.jobs == 1:
             tuned_paths = list(map(fine_tune, jobs))
-        else:   # spawn: each fine-tuning runs in a fresh interpreter with its own torch threads
+        else:  # spawn: each fine-tuning runs in a fresh interpreter with its own torch threads
             with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
                 tuned_paths = list(pool.map(fine_tune, jobs))
         for k, held_out in enumerate(folds):
-            tuned = [load_checkpoint(p) for p in tuned_paths[k * len(stage1):(k + 1) * len(stage1)]]
+            tuned = [load_checkpoint(p) for p in tuned_paths[k * len(stage1) : (k + 1) * len(stage1)]]
             fine_tuned = as_one_model(tuned)
             for reading in rows:
                 rows[reading] += read(fine_tuned, reading, held_out)
@@ -229,27 +287,37 @@ def main() -> int:
             for colour, table in recoloured.items():
                 table += read_recoloured(fine_tuned, default_reading, held_out, colour)
             held_out_log_probs.append(posteriors(fine_tuned, default_reading, held_out))
-            fold = scores(rows["constrained"][-len(held_out):])
+            fold = scores(rows["constrained"][-len(held_out) :])
             print(f"fold {k + 1}/{args.folds}: {len(folds[k])} plates, exact {fold['accuracy']:.4f}", file=sys.stderr)
-    result = {"folds": args.folds, "plates": len(records), "minutes": round((time.time() - start) / 60, 1),
-              "changes": changes, "train_fraction": args.train_fraction}
+    result = {
+        "folds": args.folds,
+        "plates": len(records),
+        "minutes": round((time.time() - start) / 60, 1),
+        "changes": changes,
+        "train_fraction": args.train_fraction,
+    }
     print(f"{'':34s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
     tables = [("synthetic only", "synthetic_only_", before), ("fine-tuned", "", rows)]
     tables += [(f"member {i} ({model['arch']})", f"member{i}_", m) for i, (model, m) in enumerate(zip(stage1, members))]
     # Real glyphs as dark characters on light plates: a proxy for plates of other colours (plateocr.recolour).
-    tables += [(f"recoloured {colour}", f"recoloured_{colour}_", {default_reading: r})
-               for colour, r in recoloured.items()]
+    tables += [
+        (f"recoloured {colour}", f"recoloured_{colour}_", {default_reading: r}) for colour, r in recoloured.items()
+    ]
     for name, prefix, table in tables:
         for reading, r in table.items():
             s = scores(r)
-            print(f"{name + ' / ' + reading:34s} {s['accuracy']:8.4f} {s['cer']:8.4f} "
-                  f"{s['province_accuracy']:9.4f} {s['non_wan_accuracy']:8.4f}")
+            print(
+                f"{name + ' / ' + reading:34s} {s['accuracy']:8.4f} {s['cer']:8.4f} "
+                f"{s['province_accuracy']:9.4f} {s['non_wan_accuracy']:8.4f}"
+            )
             result.update({f"{prefix}{reading}_{key}": round(v, 4) for key, v in s.items()})
     calibration, calibrated = calibrate(torch.cat(held_out_log_probs, 1), rows[default_reading])
-    print(f"calibration of {default_reading}: temperature {calibration['temperature']}, ECE "
-          f"{calibration['ece_uncalibrated']:.4f} -> {calibration['ece_calibrated_crossfit']:.4f} (cross-fitted), "
-          f"median confidence of right reads {calibration['median_confidence_right_uncalibrated']:.3f} -> "
-          f"{calibration['median_confidence_right_calibrated']:.3f}")
+    print(
+        f"calibration of {default_reading}: temperature {calibration['temperature']}, ECE "
+        f"{calibration['ece_uncalibrated']:.4f} -> {calibration['ece_calibrated_crossfit']:.4f} (cross-fitted), "
+        f"median confidence of right reads {calibration['median_confidence_right_uncalibrated']:.3f} -> "
+        f"{calibration['median_confidence_right_calibrated']:.3f}"
+    )
     result["calibration"] = calibration
     if args.predictions:
         write_predictions(Path(args.predictions), fold_of, rows, before, members, calibrated)

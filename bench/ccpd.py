@@ -11,6 +11,7 @@ alone, not a detector. A plate counts as read when all its characters are right.
 the first N plates (by path) of each row. Photos a split file lists but that are missing are named
 on stderr and counted. Last line: one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,6 @@ from plateocr import PlateReader  # noqa: E402
 from plateocr.ccpd_tree import NO_PLATE, SPLITS, SUBSET_ORDER, split_names, subset_of  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
 from plateocr.evaluation import read_records, summarize_rows  # noqa: E402
-from plateocr.reader import DEFAULT_TTA  # noqa: E402
 from plateocr.train import resolve_device  # noqa: E402
 from plateocr.tta import TTA_SHIFTS  # noqa: E402
 
@@ -95,7 +95,7 @@ def main() -> int:
     if "test" in split_names(root):
         seen = {r.path for recs in groups.values() for r in recs}
         rest = [r for r in records_of(root, "test", None, [0]) if r.path not in seen]
-        overall = [r for recs in groups.values() for r in recs] + (rest[:args.limit] if args.limit else rest)
+        overall = [r for recs in groups.values() for r in recs] + (rest[: args.limit] if args.limit else rest)
     else:
         overall = [r for recs in groups.values() for r in recs]
     results["test (all)"] = scorer.score(overall)
@@ -104,12 +104,24 @@ def main() -> int:
 
     print(f"{'subset':16s} {'n':>7s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'plates/s':>9s}")
     for name, r in results.items():
-        print(f"{name:16s} {r['n']:7d} {r['accuracy']:8.4f} {r['cer']:8.4f} {r['province_accuracy']:9.4f} "
-              f"{r['plates_per_s']:9.1f}")
+        print(
+            f"{name:16s} {r['n']:7d} {r['accuracy']:8.4f} {r['cer']:8.4f} {r['province_accuracy']:9.4f} "
+            f"{r['plates_per_s']:9.1f}"
+        )
     rounded = {name: {k: (v if k == "n" else round(v, 4)) for k, v in r.items()} for name, r in results.items()}
-    print(json.dumps({"checkpoint": args.checkpoint or "shipped", "tta": args.tta, "limit": args.limit,
-                      "subsets": rounded, "skipped": skipped[0], "minutes": round((time.time() - start) / 60, 2)},
-                     ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "checkpoint": args.checkpoint or "shipped",
+                "tta": args.tta,
+                "limit": args.limit,
+                "subsets": rounded,
+                "skipped": skipped[0],
+                "minutes": round((time.time() - start) / 60, 2),
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

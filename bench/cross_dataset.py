@@ -11,6 +11,7 @@ Training is `plateocr train` (plateocr.train.train) with its defaults, short (`-
 Rows: the training run's own validation (in-domain) and the other set (cross-dataset). Last line:
 one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,6 @@ from plateocr import PlateReader  # noqa: E402
 from plateocr.config import TrainConfig  # noqa: E402
 from plateocr.datasets import list_records  # noqa: E402
 from plateocr.evaluation import evaluate_reader  # noqa: E402
-from plateocr.reader import DEFAULT_TTA  # noqa: E402
 from plateocr.recipe import parse_overrides  # noqa: E402
 from plateocr.train import resolve_device, train  # noqa: E402
 from plateocr.tta import TTA_SHIFTS  # noqa: E402
@@ -52,37 +52,73 @@ def main() -> int:
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="plateocr-cross-") as tmp:
         out = args.out or str(Path(tmp) / "run")
-        cfg = TrainConfig.from_dict({"data": args.train, "split": args.train_split, "val_split": args.val_split,
-                                     "arch": args.arch, "epochs": args.epochs, "batch_size": args.batch_size,
-                                     "init_checkpoint": args.init, "workers": args.workers,
-                                     "device": args.device, "out": out, **parse_overrides(args.set)})
+        cfg = TrainConfig.from_dict(
+            {
+                "data": args.train,
+                "split": args.train_split,
+                "val_split": args.val_split,
+                "arch": args.arch,
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "init_checkpoint": args.init,
+                "workers": args.workers,
+                "device": args.device,
+                "out": out,
+                **parse_overrides(args.set),
+            }
+        )
         result = train(cfg, progress=False)
         best = max(result["history"], key=lambda h: h["val_accuracy"])
-        reader = PlateReader.from_pretrained(result["checkpoint"], tta=args.tta,
-                                             device=str(resolve_device(args.device)))
-        records, skipped = list_records(args.test, split=args.split, held_out=True,
-                                        alphabet=reader.tokenizer.alphabet)
+        reader = PlateReader.from_pretrained(
+            result["checkpoint"], tta=args.tta, device=str(resolve_device(args.device))
+        )
+        records, skipped = list_records(args.test, split=args.split, held_out=True, alphabet=reader.tokenizer.alphabet)
         if len(skipped):
             print(f"{args.test}: {skipped.summary(limit=20)}", file=sys.stderr)
         test, _ = evaluate_reader(reader, records, args.batch_size, args.workers)
 
     name = lambda path, split: Path(path).name + (f" ({split})" if split else "")
-    rows = {"in-domain validation": {"data": name(args.train, args.val_split or "validation"),
-                                     "accuracy": best["val_accuracy"], "cer": best["val_cer"]},
-            "cross-dataset": {"data": name(args.test, args.split), "n": test["n"], "accuracy": test["accuracy"],
-                              "cer": test["cer"], "province_accuracy": test["province_accuracy"],
-                              "plates_per_s": test["plates_per_s"]}}
+    rows = {
+        "in-domain validation": {
+            "data": name(args.train, args.val_split or "validation"),
+            "accuracy": best["val_accuracy"],
+            "cer": best["val_cer"],
+        },
+        "cross-dataset": {
+            "data": name(args.test, args.split),
+            "n": test["n"],
+            "accuracy": test["accuracy"],
+            "cer": test["cer"],
+            "province_accuracy": test["province_accuracy"],
+            "plates_per_s": test["plates_per_s"],
+        },
+    }
     print(f"trained on {name(args.train, args.train_split)}: {args.arch}, {args.epochs} epochs")
     print(f"{'':22s} {'data':28s} {'n':>6s} {'exact':>8s} {'CER':>8s} {'province':>9s}")
     for row, r in rows.items():
         province = f"{r['province_accuracy']:9.4f}" if "province_accuracy" in r else f"{'-':>9s}"
         print(f"{row:22s} {r['data']:28s} {r.get('n', '-'):>6} {r['accuracy']:8.4f} {r['cer']:8.4f} {province}")
-    print(json.dumps({"train": args.train, "train_split": args.train_split, "test": args.test, "split": args.split,
-                      "arch": args.arch, "epochs": args.epochs, "skipped": len(skipped),
-                      "minutes": round((time.time() - start) / 60, 2),
-                      **{row.replace(" ", "_").replace("-", "_"): {k: round(v, 4) if isinstance(v, float) else v
-                                                                   for k, v in r.items()} for row, r in rows.items()}},
-                     ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "train": args.train,
+                "train_split": args.train_split,
+                "test": args.test,
+                "split": args.split,
+                "arch": args.arch,
+                "epochs": args.epochs,
+                "skipped": len(skipped),
+                "minutes": round((time.time() - start) / 60, 2),
+                **{
+                    row.replace(" ", "_").replace("-", "_"): {
+                        k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()
+                    }
+                    for row, r in rows.items()
+                },
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

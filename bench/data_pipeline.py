@@ -7,6 +7,7 @@ times one pass per worker count, lazily decoded, one pass over a RAM cache, and 
 batch augmentation (plateocr.transforms.BatchAugment, batches of 32 as the recipe's). Last line: one
 JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,14 @@ from plateocr.transforms import BatchAugment  # noqa: E402
 
 
 def images_per_s(dataset, workers: int) -> float:
-    loader = DataLoader(dataset, batch_size=64, num_workers=workers, collate_fn=make_collate(Tokenizer()),
-                        shuffle=True, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        dataset,
+        batch_size=64,
+        num_workers=workers,
+        collate_fn=make_collate(Tokenizer()),
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     start = time.perf_counter()
     n = sum(len(batch.labels) for batch in loader)
     return n / (time.perf_counter() - start)
@@ -61,8 +68,9 @@ def main() -> int:
         result["cache_build_images_per_s"] = round(len(records) / (time.perf_counter() - start))
         rate = images_per_s(cached, 0)
         result["cached_images_per_s_0_workers"] = round(rate)
-        print(f"cached, 0 workers: {rate:,.0f} images/s (cache built at "
-              f"{result['cache_build_images_per_s']:,} images/s)")
+        print(
+            f"cached, 0 workers: {rate:,.0f} images/s (cache built at {result['cache_build_images_per_s']:,} images/s)"
+        )
         batch = torch.stack([cached[i][0] for i in range(32)])
         augment, start, rounds = BatchAugment(), time.perf_counter(), 200
         for _ in range(rounds):

@@ -6,6 +6,7 @@ and real-plate accuracy, for one checkpoint.
 Double-row plates are read through the same model (rows joined side by side). Last line: one JSON
 object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,16 +31,20 @@ def main() -> int:
     parser.add_argument("--real", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
     args = parser.parse_args()
     reader = PlateReader.from_pretrained(args.checkpoint)
-    equal = {t: 1.0 for t in PLATE_TYPES}      # the same number of plates of every type
+    equal = {t: 1.0 for t in PLATE_TYPES}  # the same number of plates of every type
     with tempfile.TemporaryDirectory(prefix="plateocr-types-") as tmp:
         from plateocr.synth import TYPE_BENCH_SEED, write_synthetic
+
         write_synthetic(args.n, Path(tmp) / "s", seed=TYPE_BENCH_SEED, type_weights=equal)
         synthetic, _ = evaluate_reader(reader, records_for(Path(tmp) / "s", tmp))
-    result = {"checkpoint": reader.source, "synthetic_n": synthetic["n"],
-              "synthetic_accuracy": round(synthetic["accuracy"], 4),
-              "type_accuracy": round(synthetic["type_accuracy"], 4),
-              "accuracy_by_type": {k: round(v, 4) for k, v in synthetic["accuracy_by_type"].items()},
-              "type_confusion": synthetic["type_confusion"]}
+    result = {
+        "checkpoint": reader.source,
+        "synthetic_n": synthetic["n"],
+        "synthetic_accuracy": round(synthetic["accuracy"], 4),
+        "type_accuracy": round(synthetic["type_accuracy"], 4),
+        "accuracy_by_type": {k: round(v, 4) for k, v in synthetic["accuracy_by_type"].items()},
+        "type_confusion": synthetic["type_confusion"],
+    }
     print(f"{'plate type':16s} {'exact':>7s}")
     for plate_type, acc in synthetic["accuracy_by_type"].items():
         print(f"{plate_type:16s} {acc:7.4f}")

@@ -12,6 +12,7 @@ are drawn from the seed, the plate and the kind, so every model reads the same p
 plates are cut from full CCPD photos by a box around their annotated corners, tight and with
 10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,17 +84,24 @@ def raw_photos(args) -> tuple[list[str], dict]:
     photos = [load_image(r.path) for r in records]
     accuracy = {}
     for cond in (("tight_box", 0.0), ("loose_box", LOOSE_RAW)):
-        crops = [loose_crop_from_photo(p, r.vertices, cond[1], np.random.default_rng((args.seed, i)))
-                 for i, (p, r) in enumerate(zip(photos, records))]
-        accuracy[("checkpoint", cond)] = sum(res.plate == r.label for res, r in zip(reader.read(crops), records)) \
-            / len(records)
+        crops = [
+            loose_crop_from_photo(p, r.vertices, cond[1], np.random.default_rng((args.seed, i)))
+            for i, (p, r) in enumerate(zip(photos, records))
+        ]
+        accuracy[("checkpoint", cond)] = sum(res.plate == r.label for res, r in zip(reader.read(crops), records)) / len(
+            records
+        )
     return ["checkpoint"], accuracy
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", metavar="NAME=DIR",
-                        help="fold checkpoints kept by bench/accuracy.py --keep DIR (repeat for several models)")
+    parser.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME=DIR",
+        help="fold checkpoints kept by bench/accuracy.py --keep DIR (repeat for several models)",
+    )
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)

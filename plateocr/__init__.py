@@ -5,6 +5,7 @@
 >>> reader.read(SAMPLE_DIR / "京PL3N67.jpg").plate
 '京PL3N67'
 """
+
 from pathlib import Path
 
 __version__ = "0.1.0"

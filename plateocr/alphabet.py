@@ -6,6 +6,7 @@
 >>> is_valid_plate("皖A12345"), is_valid_plate("皖I12345")
 (True, False)
 """
+
 from __future__ import annotations
 
 import re
@@ -44,15 +45,25 @@ PLATE_LENGTHS = sorted({len(f) for f in PLATE_FORMATS.values()})
 # Plate colours/layouts that the type head predicts; the order is the class id.
 PLATE_TYPES = ("blue", "green", "yellow", "white", "black", "yellow_double")
 # The formats each plate type is issued in (a yellow plate may end in a letter or digit, or 挂/学).
-TYPE_FORMATS = {"blue": ("standard",), "green": ("new_energy_small", "new_energy_large"),
-                "yellow": ("standard", "special_suffix"), "yellow_double": ("standard", "special_suffix"),
-                "white": ("special_suffix",), "black": ("special_suffix",)}
+TYPE_FORMATS = {
+    "blue": ("standard",),
+    "green": ("new_energy_small", "new_energy_large"),
+    "yellow": ("standard", "special_suffix"),
+    "yellow_double": ("standard", "special_suffix"),
+    "white": ("special_suffix",),
+    "black": ("special_suffix",),
+}
 # The type a special last character fixes; a plain 7-character plate is taken to be blue.
-SUFFIX_TYPES = {POLICE: "white", LEARNER: "yellow", TRAILER: "yellow",
-                **dict.fromkeys(CROSS_BORDER + DIPLOMATIC, "black")}
+SUFFIX_TYPES = {
+    POLICE: "white",
+    LEARNER: "yellow",
+    TRAILER: "yellow",
+    **dict.fromkeys(CROSS_BORDER + DIPLOMATIC, "black"),
+}
 
-_FORMAT_RES = {name: re.compile("".join(f"[{re.escape(s)}]" for s in sets) + r"\Z")
-               for name, sets in PLATE_FORMATS.items()}
+_FORMAT_RES = {
+    name: re.compile("".join(f"[{re.escape(s)}]" for s in sets) + r"\Z") for name, sets in PLATE_FORMATS.items()
+}
 
 
 def plate_format(plate: str) -> str | None:

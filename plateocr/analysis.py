@@ -3,6 +3,7 @@
 Rows are the dicts `evaluation.read_records` returns (label, plate, confidence, types, error).
 pandas is imported here only, so `import plateocr` stays light.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -13,7 +14,7 @@ from rapidfuzz.distance import Levenshtein
 
 from .alphabet import province_of
 
-NO_PROVINCE = "∅"   # the prediction has no province character in front
+NO_PROVINCE = "∅"  # the prediction has no province character in front
 
 
 def rows_frame(rows: list[dict]) -> pd.DataFrame:
@@ -41,8 +42,11 @@ def character_frequencies(labels) -> pd.Series:
 
 def per_province_accuracy(df: pd.DataFrame) -> pd.DataFrame:
     """Exact-plate and province-character accuracy for each true province, most plates first."""
-    out = df.assign(province_ok=df["province"] == df["predicted_province"]).groupby("province").agg(
-        plates=("correct", "size"), exact=("correct", "mean"), province_char=("province_ok", "mean"))
+    out = (
+        df.assign(province_ok=df["province"] == df["predicted_province"])
+        .groupby("province")
+        .agg(plates=("correct", "size"), exact=("correct", "mean"), province_char=("province_ok", "mean"))
+    )
     return out.sort_values("plates", ascending=False)
 
 
@@ -55,7 +59,7 @@ def province_confusion(df: pd.DataFrame) -> pd.DataFrame:
 
 def character_confusions(df: pd.DataFrame, top: int = 20) -> pd.DataFrame:
     """The most frequent (true → predicted) substitutions over all positions."""
-    pairs = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
     for label, plate in zip(df["label"], df["plate"]):
         for op in Levenshtein.editops(label, plate):
             if op.tag == "replace":
@@ -68,8 +72,13 @@ def length_errors(df: pd.DataFrame) -> pd.DataFrame:
     """Plates read with missing or extra characters, by how many."""
     diff = df["plate"].str.len() - df["label"].str.len()
     kind = np.where(diff < 0, "missing characters", np.where(diff > 0, "extra characters", "right length"))
-    return (pd.DataFrame({"kind": kind, "by": diff.abs()}).value_counts().rename("plates")
-            .reset_index().sort_values(["kind", "by"]))
+    return (
+        pd.DataFrame({"kind": kind, "by": diff.abs()})
+        .value_counts()
+        .rename("plates")
+        .reset_index()
+        .sort_values(["kind", "by"])
+    )
 
 
 def error_kinds(df: pd.DataFrame) -> pd.Series:
@@ -83,6 +92,7 @@ def error_kinds(df: pd.DataFrame) -> pd.Series:
         if diffs == [0]:
             return "province only"
         return "one other character" if len(diffs) == 1 else "several characters"
+
     return wrong.apply(kind, axis=1).value_counts() if len(wrong) else pd.Series(dtype=int)
 
 
@@ -94,8 +104,13 @@ def accuracy_vs_rejection(df: pd.DataFrame, points: int = 50) -> pd.DataFrame:
     rows = []
     for t in thresholds:
         kept = conf >= t
-        rows.append({"threshold": float(t), "rejection_rate": 1 - kept.mean(),
-                     "accuracy": correct[kept].mean() if kept.any() else np.nan})
+        rows.append(
+            {
+                "threshold": float(t),
+                "rejection_rate": 1 - kept.mean(),
+                "accuracy": correct[kept].mean() if kept.any() else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -116,8 +131,11 @@ def dataset_overview(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Plates, provinces, plate types and lengths of each named data set, one column per set."""
     out = {}
     for name, df in frames.items():
-        col = {"plates": len(df), "provinces": df["province"].nunique(),
-               "non-皖 share": round(float((df["province"] != "皖").mean()), 3)}
+        col = {
+            "plates": len(df),
+            "provinces": df["province"].nunique(),
+            "non-皖 share": round(float((df["province"] != "皖").mean()), 3),
+        }
         col.update({f"type {k}": int(v) for k, v in df["plate_type"].value_counts().sort_index().items()})
         col.update({f"length {k}": int(v) for k, v in df["length"].value_counts().sort_index().items()})
         out[name] = col
@@ -127,6 +145,7 @@ def dataset_overview(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def image_sizes(records) -> pd.DataFrame:
     """Width and height of each record's image, read from the file header only."""
     from PIL import Image
+
     sizes = []
     for r in records:
         with Image.open(r.path) as im:
@@ -137,21 +156,31 @@ def image_sizes(records) -> pd.DataFrame:
 def write_json(data: dict, path) -> None:
     import json
     from pathlib import Path
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
 
 
-HEADLINE = {"n": "plates", "accuracy": "exact-plate accuracy", "cer": "CER",
-            "province_accuracy": "province-character accuracy", "type_accuracy": "plate-type accuracy"}
+HEADLINE = {
+    "n": "plates",
+    "accuracy": "exact-plate accuracy",
+    "cer": "CER",
+    "province_accuracy": "province-character accuracy",
+    "type_accuracy": "plate-type accuracy",
+}
 
 
 def headline(summaries: dict[str, dict]) -> pd.DataFrame:
     """The headline metrics of several evaluation summaries side by side."""
-    return pd.DataFrame({name: {label: s[key] for key, label in HEADLINE.items()}
-                         for name, s in summaries.items()}).round(4)
+    return pd.DataFrame(
+        {name: {label: s[key] for key, label in HEADLINE.items()} for name, s in summaries.items()}
+    ).round(4)
 
 
-def report_provenance(parameters: dict, records) -> dict:
+def report_provenance(parameters: dict, records, device: object = "cpu") -> dict:
+    """Provenance of a report on `records`; `device` is where its readers ran (PlateReader.device;
+    the CPU is where `PlateReader.from_pretrained` reads unless told otherwise)."""
     from .provenance import files_fingerprint, provenance
-    return provenance(parameters, files_fingerprint(r.path for r in records), "cpu")
+
+    return provenance(parameters, files_fingerprint(r.path for r in records), str(device))

@@ -9,6 +9,7 @@ reads match how often they are right. T changes no reading, only its confidence.
 >>> expected_calibration_error([0.9, 0.9, 0.2, 0.2], [True, True, False, False], bins=10)
 0.15
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,7 @@ def fit_temperature(log_probs: torch.Tensor, sequences: list[list[int]], correct
         raise ValueError("fit_temperature needs at least one read")
     lo, hi = map(math.log, TEMPERATURE_RANGE)
     best = 1.0
-    for _ in range(2):   # a coarse grid, then a fine one around its best point
+    for _ in range(2):  # a coarse grid, then a fine one around its best point
         grid = np.exp(np.linspace(lo, hi, GRID_POINTS))
         losses = [correctness_nll(confidences_at(log_probs, sequences, float(t)), correct) for t in grid]
         i = int(np.argmin(losses))
@@ -59,9 +60,15 @@ def reliability(confidences, correct, bins: int = ECE_BINS) -> list[dict]:
     rows = []
     for b in range(bins):
         inside = which == b
-        rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "n": int(inside.sum()),
-                     "confidence": float(c[inside].mean()) if inside.any() else None,
-                     "accuracy": float(y[inside].mean()) if inside.any() else None})
+        rows.append(
+            {
+                "low": float(edges[b]),
+                "high": float(edges[b + 1]),
+                "n": int(inside.sum()),
+                "confidence": float(c[inside].mean()) if inside.any() else None,
+                "accuracy": float(y[inside].mean()) if inside.any() else None,
+            }
+        )
     return rows
 
 
@@ -70,5 +77,9 @@ def expected_calibration_error(confidences, correct, bins: int = ECE_BINS) -> fl
     n = len(confidences)
     if not n:
         return 0.0
-    return round(sum(r["n"] / n * abs(r["accuracy"] - r["confidence"])
-                     for r in reliability(confidences, correct, bins) if r["n"]), 6)
+    return round(
+        sum(
+            r["n"] / n * abs(r["accuracy"] - r["confidence"]) for r in reliability(confidences, correct, bins) if r["n"]
+        ),
+        6,
+    )

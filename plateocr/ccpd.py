@@ -8,10 +8,12 @@ annotated quadrilateral to an upright plate crop.
 >>> ann.plate, ann.area, ann.vertices[0]
 ('皖AY339S', 0.025, (386, 473))
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -22,7 +24,7 @@ from .geometry import homography, pil_perspective
 CCPD_PROVINCES = list("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新警学O")
 CCPD_ALPHABETS = list("ABCDEFGHJKLMNPQRSTUVWXYZO")
 CCPD_ADS = list("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789O")
-NO_CHARACTER = "O"   # the last entry of each table: "no character", never the letter O
+NO_CHARACTER = "O"  # the last entry of each table: "no character", never the letter O
 # 3:1 is near a single-row plate's 440:140 mm and exactly the compact and wide models' 96x32
 # input, so the later resize only scales.
 CROP_SIZE = (192, 64)
@@ -32,23 +34,23 @@ CROP_SIZE = (192, 64)
 class CcpdAnnotation:
     """Everything a raw CCPD file name says about its photo (pixel coordinates are (x, y))."""
 
-    area: float                                   # plate area / photo area, e.g. "025" -> 0.025
-    tilt: tuple[int, int]                         # horizontal, vertical tilt in degrees
-    bbox: tuple[tuple[int, int], tuple[int, int]]   # top-left, bottom-right
-    vertices: tuple[tuple[int, int], ...]         # bottom-right, bottom-left, top-left, top-right
+    area: float  # plate area / photo area, e.g. "025" -> 0.025
+    tilt: tuple[int, ...]  # horizontal, vertical tilt in degrees
+    bbox: tuple[tuple[int, ...], ...]  # top-left, bottom-right
+    vertices: tuple[tuple[int, ...], ...]  # bottom-right, bottom-left, top-left, top-right
     plate: str
     brightness: int
     blur: int
 
 
 def _ints(field: str, sep: str, counts: tuple[int, ...], what: str) -> tuple[int, ...]:
-    values = tuple(int(v) for v in field.split(sep))   # int() raises ValueError on non-integers
+    values = tuple(int(v) for v in field.split(sep))  # int() raises ValueError on non-integers
     if len(values) not in counts:
         raise ValueError(f"{what} {field!r} has {len(values)} values, expected {' or '.join(map(str, counts))}")
     return values
 
 
-def _points(field: str, count: int, what: str) -> tuple[tuple[int, int], ...]:
+def _points(field: str, count: int, what: str) -> tuple[tuple[int, ...], ...]:
     points = field.split("_")
     if len(points) != count:
         raise ValueError(f"{what} {field!r} has {len(points)} points, expected {count}")
@@ -69,7 +71,7 @@ def parse_ccpd_name(name: str | Path) -> CcpdAnnotation:
     ValueError: plate.jpg: not a CCPD file name: 1 '-'-separated fields, expected 7
     """
     file = Path(name).name
-    fields = file.rsplit(".", 1)[0].split("-")
+    fields: list[Any] = file.rsplit(".", 1)[0].split("-")  # each field is parsed in place
     try:
         if len(fields) != 7:
             raise ValueError(f"{len(fields)} '-'-separated fields, expected 7")
@@ -140,7 +142,7 @@ def crop_plate(image: Image.Image, vertices, size: tuple[int, int] | None = CROP
     w, h = (int(v) for v in size)
     if w < 1 or h < 1:
         raise ValueError(f"crop size must be positive, got {size}")
-    if image.mode not in ("L", "RGB", "RGBA", "I", "F"):   # palette or 1-bit: bicubic needs values
+    if image.mode not in ("L", "RGB", "RGBA", "I", "F"):  # palette or 1-bit: bicubic needs values
         image = image.convert("RGB")
     # PIL maps each output pixel back to the photo: the homography from the crop's corners to the plate's.
     out_to_in = homography([(0, 0), (w, 0), (w, h), (0, h)], [tl, tr, br, bl])

@@ -9,6 +9,7 @@ CCPD's protocol trains and validates on Base (train.txt, val.txt) and tests on D
 Rotate, Tilt and Challenge (test.txt holds them all), per subset and overall. ccpd_np holds photos
 without a plate: they are never read as labelled plates.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,17 @@ NO_PLATE = "ccpd_np"
 GREEN = "ccpd_green"
 SPLIT_FOLDERS = ("split", "splits")
 # CCPD's per-subset table, in its order (its ECCV paper also had Base and Weather), then CCPD2020.
-SUBSET_ORDER = ("ccpd_base", "ccpd_db", "ccpd_blur", "ccpd_fn", "ccpd_rotate", "ccpd_tilt",
-                "ccpd_weather", "ccpd_challenge", GREEN)
+SUBSET_ORDER = (
+    "ccpd_base",
+    "ccpd_db",
+    "ccpd_blur",
+    "ccpd_fn",
+    "ccpd_rotate",
+    "ccpd_tilt",
+    "ccpd_weather",
+    "ccpd_challenge",
+    GREEN,
+)
 
 
 def split_folder(root: Path) -> Path | None:

@@ -2,6 +2,7 @@
 
 A checkpoint is a plain dict of tensors, numbers and strings; it never holds a pickled model.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600 files; a checkpoint is an ordinary file
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -51,22 +52,29 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist")
     # torch.save writes a zip archive; a file cut short has lost its central directory.
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path} is not a readable plateocr checkpoint (truncated, or not a file "
-                              f"that torch.save wrote); retrain or copy the file again")
+        raise CheckpointError(
+            f"{path} is not a readable plateocr checkpoint (truncated, or not a file "
+            f"that torch.save wrote); retrain or copy the file again"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"{path} is not a readable plateocr checkpoint: it holds pickled Python "
-                              f"objects (a whole model?), which plateocr never loads; save a state_dict") from None
+        raise CheckpointError(
+            f"{path} is not a readable plateocr checkpoint: it holds pickled Python "
+            f"objects (a whole model?), which plateocr never loads; save a state_dict"
+        ) from None
     except Exception as exc:  # torch raises many types for damaged archives
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is not a readable plateocr checkpoint (damaged: {first_line[:120]})") from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
-        raise CheckpointError(f"{path} is not a plateocr checkpoint (missing "
-                              f"{', '.join(k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload)})")
+        raise CheckpointError(
+            f"{path} is not a plateocr checkpoint (missing "
+            f"{', '.join(k for k in REQUIRED_KEYS if not isinstance(payload, dict) or k not in payload)})"
+        )
     if payload["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {payload['format_version']}, this plateocr "
-                              f"reads format {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path} has checkpoint format {payload['format_version']}, this plateocr reads format {FORMAT_VERSION}"
+        )
     try:
         arch_members(payload["arch"])
     except PlateOCRError:
@@ -97,17 +105,20 @@ def join_checkpoints(members: list[dict]) -> dict:
         raise CheckpointError("an ensemble's members must be single models, not ensembles")
     if len({m["alphabet"] for m in members}) > 1:
         raise CheckpointError("the ensemble's members were trained on different alphabets")
-    if len({trained_deskewed(m) for m in members}) > 1:   # one reader prepares every member's crops
+    if len({trained_deskewed(m) for m in members}) > 1:  # one reader prepares every member's crops
         raise CheckpointError("the ensemble's members were trained on crops prepared differently (deskew)")
     arch = ENSEMBLE_SEPARATOR.join(m["arch"] for m in members)
     try:
         arch_members(arch)
     except PlateOCRError as exc:
         raise CheckpointError(str(exc)) from None
-    return {"arch": arch, "alphabet": members[0]["alphabet"],
-            "model": {f"members.{k}.{name}": t for k, m in enumerate(members) for name, t in m["model"].items()},
-            "config": {"members": [m["config"] for m in members]},
-            "metrics": {"members": [m.get("metrics", {}) for m in members]}}
+    return {
+        "arch": arch,
+        "alphabet": members[0]["alphabet"],
+        "model": {f"members.{k}.{name}": t for k, m in enumerate(members) for name, t in m["model"].items()},
+        "config": {"members": [m["config"] for m in members]},
+        "metrics": {"members": [m.get("metrics", {}) for m in members]},
+    }
 
 
 def member_checkpoint(payload: dict, arch: str) -> dict:
@@ -122,6 +133,10 @@ def member_checkpoint(payload: dict, arch: str) -> dict:
         return payload
     k = members.index(arch)
     prefix = f"members.{k}."
-    return {**payload, "arch": arch, "config": payload["config"]["members"][k],
-            "metrics": payload.get("metrics", {}).get("members", [{}] * len(members))[k],
-            "model": {name[len(prefix):]: t for name, t in payload["model"].items() if name.startswith(prefix)}}
+    return {
+        **payload,
+        "arch": arch,
+        "config": payload["config"]["members"][k],
+        "metrics": payload.get("metrics", {}).get("members", [{}] * len(members))[k],
+        "model": {name[len(prefix) :]: t for name, t in payload["model"].items() if name.startswith(prefix)},
+    }

@@ -1,4 +1,5 @@
 """Command line: a thin argparse layer over the package; it prints, the library returns."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,41 +13,61 @@ from .errors import PlateOCRError
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
     from .reader import DEFAULT_MODEL, MODELS
     from .tta import TTA_SHIFTS
+
     p.add_argument("--checkpoint", help="checkpoint .pt (default: the pretrained model shipped in the repo)")
-    p.add_argument("--model", choices=tuple(MODELS), default=None,
-                   help=f"a shipped model by name (default: {DEFAULT_MODEL}): fast reads each plate once with one "
-                        "small network; accurate is the ensemble it was distilled from, several views each")
+    p.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        default=None,
+        help=f"a shipped model by name (default: {DEFAULT_MODEL}): fast reads each plate once with one "
+        "small network; accurate is the ensemble it was distilled from, several views each",
+    )
     p.add_argument("--onnx", help="read with onnxruntime from this exported .onnx file")
     p.add_argument("--decoder", choices=("constrained", "greedy"), default="constrained")
-    p.add_argument("--tta", choices=tuple(TTA_SHIFTS), default=None,
-                   help="test-time augmentation: read shifted views and average them (views: "
-                        + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
-                        + "; each view costs one model pass; default: as the model's checkpoint says)")
-    p.add_argument("--deskew", action=argparse.BooleanOptionalAction, default=None,
-                   help="take the slant of plates seen from one side out of each crop before reading "
-                        "(default: if the model was trained so, as the shipped one was)")
+    p.add_argument(
+        "--tta",
+        choices=tuple(TTA_SHIFTS),
+        default=None,
+        help="test-time augmentation: read shifted views and average them (views: "
+        + ", ".join(f"{name} {len(shifts)}" for name, shifts in TTA_SHIFTS.items())
+        + "; each view costs one model pass; default: as the model's checkpoint says)",
+    )
+    p.add_argument(
+        "--deskew",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take the slant of plates seen from one side out of each crop before reading "
+        "(default: if the model was trained so, as the shipped one was)",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
-    p.add_argument("--device", default="auto",
-                   help="where a .pt checkpoint runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; "
-                        "an .onnx file always runs on the CPU")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where a .pt checkpoint runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; "
+        "an .onnx file always runs on the CPU",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from .config import add_arguments
+
     parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a recogniser", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_arguments(t)   # one flag per TrainConfig field
+    add_arguments(t)  # one flag per TrainConfig field
     t.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     t.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
 
     e = sub.add_parser("evaluate", help="score a model on labelled data")
     e.add_argument("--data", required=True)
-    e.add_argument("--split", help="the part of --data to score: a CCPD tree's official split or subset file "
-                   "(test, val, ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: test)")
+    e.add_argument(
+        "--split",
+        help="the part of --data to score: a CCPD tree's official split or subset file "
+        "(test, val, ccpd_blur, ...) or a dl1 folder's train/test (default: all of it; dl1: test)",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     _add_reader_args(e)
 
@@ -68,39 +89,64 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _reader(args):
-    from .reader import PlateReader
     from .devices import resolve_device
-    return PlateReader.from_pretrained(args.onnx or args.checkpoint or args.model, decoder=args.decoder, tta=args.tta,
-                                       deskew=args.deskew, device=str(resolve_device(args.device)))
+    from .reader import PlateReader
+
+    return PlateReader.from_pretrained(
+        args.onnx or args.checkpoint or args.model,
+        decoder=args.decoder,
+        tta=args.tta,
+        deskew=args.deskew,
+        device=str(resolve_device(args.device)),
+    )
 
 
 def cmd_train(args) -> int:
     from .config import from_arguments
     from .train import train
+
     cfg = from_arguments(args)
     result = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if "provenance" in result:
-        print(json.dumps({"best_val_accuracy": result["best_val_accuracy"], **result["metrics"],
-                          "checkpoint": result["checkpoint"]}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {
+                    "best_val_accuracy": result["best_val_accuracy"],
+                    **result["metrics"],
+                    "checkpoint": result["checkpoint"],
+                },
+                ensure_ascii=False,
+            )
+        )
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from .datasets import detect_layout, list_records
     from .evaluation import evaluate_reader
-    detect_layout(args.data)          # a wrong data path is reported before the model loads
+
+    detect_layout(args.data)  # a wrong data path is reported before the model loads
     reader = _reader(args)
     records, skipped = list_records(args.data, split=args.split, held_out=True, alphabet=reader.tokenizer.alphabet)
     if len(skipped):
         print(skipped.summary(), file=sys.stderr)
-    summary, _ = evaluate_reader(reader, records, args.batch_size, args.workers)
+    summary, rows = evaluate_reader(reader, records, args.batch_size, args.workers)
+    for row in rows:
+        if row["error"]:
+            print(f"warning: {row['error']}", file=sys.stderr)
+    if summary["unreadable"]:
+        print(f"{summary['unreadable']} image(s) could not be read (scored as unread plates)", file=sys.stderr)
     summary["skipped"] = len(skipped)
     if not args.json:
-        print(f"plates {summary['n']}  exact {summary['accuracy']:.4f}  CER {summary['cer']:.4f}  "
-              f"province {summary['province_accuracy']:.4f}  type {summary['type_accuracy']:.4f}  "
-              f"{summary['plates_per_s']:.0f} plates/s")
+        print(
+            f"plates {summary['n']}  exact {summary['accuracy']:.4f}  CER {summary['cer']:.4f}  "
+            f"province {summary['province_accuracy']:.4f}  type {summary['type_accuracy']:.4f}  "
+            f"{summary['plates_per_s']:.0f} plates/s"
+        )
         for plate_type, acc in summary["accuracy_by_type"].items():
             print(f"  {plate_type:14s} exact {acc:.4f}")
+        if summary["invalid"]:
+            print(f"  {summary['invalid']} read(s) are no valid plate (the decoder found none)")
     print(json.dumps(summary, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
     return 0
 
@@ -108,6 +154,7 @@ def cmd_evaluate(args) -> int:
 def _expand_images(items: list[str]) -> list[Path]:
     """Image files named or inside the folders named; other files in folders are reported, not read."""
     from .datasets import COMPANION_FILES, _image_files
+
     files: list[Path] = []
     for item in items:
         p = Path(item)
@@ -116,8 +163,12 @@ def _expand_images(items: list[str]) -> list[Path]:
             files += images
             others = [o for o in others if o.name not in COMPANION_FILES]
             if others:
-                print(f"warning: skipped {len(others)} non-image file(s) in {p}: "
-                      + ", ".join(o.name for o in others[:5]) + (" …" if len(others) > 5 else ""), file=sys.stderr)
+                print(
+                    f"warning: skipped {len(others)} non-image file(s) in {p}: "
+                    + ", ".join(o.name for o in others[:5])
+                    + (" …" if len(others) > 5 else ""),
+                    file=sys.stderr,
+                )
         elif p.exists():
             files.append(p)
         else:
@@ -135,8 +186,19 @@ def cmd_predict(args) -> int:
             if not args.json:
                 continue
         if args.json:
-            print(json.dumps({"path": res.path, "plate": res.plate, "confidence": round(res.confidence, 4),
-                              "plate_type": res.plate_type, "error": res.error}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "path": res.path,
+                        "plate": res.plate,
+                        "confidence": round(res.confidence, 4),
+                        "valid": res.valid,
+                        "plate_type": res.plate_type,
+                        "error": res.error,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         else:
             print(f"{res.path}\t{res.plate}\t{res.confidence:.4f}")
     if failures:
@@ -146,6 +208,7 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import export_onnx
+
     path = export_onnx(args.checkpoint, args.onnx, args.overwrite)
     print(f"wrote {path}")
     return 0
@@ -153,6 +216,7 @@ def cmd_export(args) -> int:
 
 def cmd_synth(args) -> int:
     from .synth import write_synthetic
+
     manifest = write_synthetic(args.n, args.out, seed=args.seed)
     print(f"wrote {args.n} plates to {args.out} (manifest {manifest})")
     return 0
@@ -160,8 +224,13 @@ def cmd_synth(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
-               "export": cmd_export, "synth": cmd_synth}[args.command]
+    command = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "export": cmd_export,
+        "synth": cmd_synth,
+    }[args.command]
     try:
         return command(args)
     except PlateOCRError as exc:

@@ -9,6 +9,7 @@ Traceback (most recent call last):
 ...
 plateocr.errors.PlateOCRError: unknown training parameter(s): epoch (python -m plateocr train --help lists them)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,16 +31,26 @@ def _param(default, help: str, **extra):
 
 @dataclass
 class TrainConfig:
-    data: str = _param(SYNTHETIC, "data folder, CSV manifest, or 'synthetic' (plates rendered on the fly)",
-                       cli_required=True)
-    split: str | None = _param(None, "the part of --data to train on: a CCPD tree's official split or subset "
-                                     "file (train, val, test, ccpd_blur, ...) or a dl1 folder's train/test "
-                                     "(default: all of it; dl1: train)")
-    val: str | None = _param(None, "validation data (default: a val_fraction split of data; 'synthetic': "
-                                   "held-out synthetic plates, so all of data trains)")
-    val_split: str | None = _param(None, "the part of --val to validate on (default: all of it; dl1: test); "
-                                         "without --val, this split of --data validates instead of a tenth "
-                                         "of it (CCPD: --split train --val-split val)")
+    data: str = _param(
+        SYNTHETIC, "data folder, CSV manifest, or 'synthetic' (plates rendered on the fly)", cli_required=True
+    )
+    split: str | None = _param(
+        None,
+        "the part of --data to train on: a CCPD tree's official split or subset "
+        "file (train, val, test, ccpd_blur, ...) or a dl1 folder's train/test "
+        "(default: all of it; dl1: train)",
+    )
+    val: str | None = _param(
+        None,
+        "validation data (default: a val_fraction split of data; 'synthetic': "
+        "held-out synthetic plates, so all of data trains)",
+    )
+    val_split: str | None = _param(
+        None,
+        "the part of --val to validate on (default: all of it; dl1: test); "
+        "without --val, this split of --data validates instead of a tenth "
+        "of it (CCPD: --split train --val-split val)",
+    )
     out: str = _param("runs/latest", "run folder for best.pt, last.pt, metrics.json", cli_required=True)
     arch: str = _param("wide", "model architecture", choices=tuple(ARCHS))
     epochs: int = _param(10, "passes over the training data")
@@ -58,32 +69,42 @@ class TrainConfig:
     render_workers: int = _param(2, "processes rendering a cached synthetic pool")
     threads: int = _param(0, "torch CPU threads; 0 = all cores")
     device: str = _param("auto", "auto (a CUDA GPU when there is one), cpu, cuda or cuda:N")
-    amp: bool = _param(False, "mixed precision: bf16 autocast on CUDA or a CPU (fp16 with a grad scaler "
-                              "on older GPUs)")
-    channels_last: bool = _param(False, "NHWC convolutions: ~1.2x faster steps on a CPU, other rounding "
-                                        "than NCHW")
-    init_checkpoint: str | None = _param(None, "start from this checkpoint's weights (fine-tuning)",
-                                         flag="--init")
+    amp: bool = _param(
+        False,
+        "mixed precision: bf16 autocast on CUDA or a CPU with bf16 instructions (fp16 "
+        "with a grad scaler on older GPUs; float32, with a note, on a CPU without bf16)",
+    )
+    channels_last: bool = _param(False, "NHWC convolutions: ~1.2x faster steps on a CPU, other rounding than NCHW")
+    init_checkpoint: str | None = _param(None, "start from this checkpoint's weights (fine-tuning)", flag="--init")
     max_bad_fraction: float = _param(0.01, "fail when more of the data than this is unreadable")
     scheduler_patience: int = _param(2, "epochs without progress before the plateau schedule halves lr")
-    lr_schedule: str = _param("plateau", "reduce on a validation plateau, or cosine decay over the run",
-                              choices=LR_SCHEDULES)
+    lr_schedule: str = _param(
+        "plateau", "reduce on a validation plateau, or cosine decay over the run", choices=LR_SCHEDULES
+    )
     real_repeat: int = _param(1, "times each real training plate appears per epoch (small real sets)")
-    type_loss_weight: float = _param(0.2, "weight of the plate-type head's loss beside CTC "
-                                          "(0: recognition only)")
+    type_loss_weight: float = _param(0.2, "weight of the plate-type head's loss beside CTC (0: recognition only)")
     synthetic_types: str | None = _param(None, "comma-separated plate types to render (default: all)")
-    deskew: bool = _param(False, "train on crops with their slant taken out (the reader then deskews "
-                                 "for this model)")
-    ema_decay: float = _param(0.0, "validate and save a moving average of the weights with this "
-                                   "per-step decay (0: off)")
-    detector_crops: bool = _param(False, "also augment with the crops detectors cut: loose boxes (margins up to "
-                                         "30 %), plates turned up to 10°, half and third resolution "
-                                         "(plateocr.transforms.BatchAugment.detector_crops)")
-    recolour_p: float = _param(0.0, "probability that a blue training plate is redrawn as a green, yellow or "
-                                    "white one from its own pixels (plateocr.recolour): real glyph shapes in "
-                                    "both polarities")
-    teacher: str | None = _param(None, "checkpoint whose per-frame posteriors the model also learns (knowledge "
-                                       "distillation, plateocr.distill); it must read the same input size")
+    deskew: bool = _param(False, "train on crops with their slant taken out (the reader then deskews for this model)")
+    ema_decay: float = _param(
+        0.0, "validate and save a moving average of the weights with this per-step decay (0: off)"
+    )
+    detector_crops: bool = _param(
+        False,
+        "also augment with the crops detectors cut: loose boxes (margins up to "
+        "30 %), plates turned up to 10°, half and third resolution "
+        "(plateocr.transforms.BatchAugment.detector_crops)",
+    )
+    recolour_p: float = _param(
+        0.0,
+        "probability that a blue training plate is redrawn as a green, yellow or "
+        "white one from its own pixels (plateocr.recolour): real glyph shapes in "
+        "both polarities",
+    )
+    teacher: str | None = _param(
+        None,
+        "checkpoint whose per-frame posteriors the model also learns (knowledge "
+        "distillation, plateocr.distill); it must read the same input size",
+    )
     teacher_tta: str = _param("none", "the teacher's views: none, shift or phase")
     distill_weight: float = _param(1.0, "weight of the distillation loss beside CTC")
     distill_temperature: float = _param(2.0, "softening of both posteriors")
@@ -92,10 +113,11 @@ class TrainConfig:
     def input_size(self) -> tuple[int, int]:
         return input_size(self.arch)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         if ENSEMBLE_SEPARATOR in self.arch:
-            raise PlateOCRError(f"arch {self.arch!r} is an ensemble: train each member, then join them "
-                                f"(the recipe does both)")
+            raise PlateOCRError(
+                f"arch {self.arch!r} is an ensemble: train each member, then join them (the recipe does both)"
+            )
         if self.arch not in ARCH_INPUT_SIZE:
             raise PlateOCRError(f"unknown arch {self.arch!r}: choose one of {', '.join(ARCH_INPUT_SIZE)}")
         for name in ("epochs", "batch_size", "synthetic_train", "synthetic_val"):
@@ -110,7 +132,7 @@ class TrainConfig:
         if int(self.real_repeat) < 1:
             raise PlateOCRError(f"real_repeat must be a positive integer, got {self.real_repeat!r}")
         if self.synthetic_types is not None:
-            self.synthetic_type_weights()   # raises on an unknown type
+            self.synthetic_type_weights()  # raises on an unknown type
         if not 0.0 <= self.ema_decay < 1.0:
             raise PlateOCRError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
@@ -134,19 +156,21 @@ class TrainConfig:
         types = [t.strip() for t in self.synthetic_types.split(",") if t.strip()]
         unknown = [t for t in types if t not in DEFAULT_TYPE_WEIGHTS]
         if unknown or not types:
-            raise PlateOCRError(f"synthetic_types {self.synthetic_types!r}: choose from {', '.join(DEFAULT_TYPE_WEIGHTS)}")
+            raise PlateOCRError(
+                f"synthetic_types {self.synthetic_types!r}: choose from {', '.join(DEFAULT_TYPE_WEIGHTS)}"
+            )
         return {t: DEFAULT_TYPE_WEIGHTS[t] for t in types}
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
+    def from_dict(cls, values: dict) -> TrainConfig:
         check_keys(values)
         return cls(**values)
 
     @classmethod
-    def from_namespace(cls, namespace: dict, **values) -> "TrainConfig":
+    def from_namespace(cls, namespace: dict, **values) -> TrainConfig:
         """The fields named in `namespace` (a notebook's globals: its papermill parameters), then `values`.
 
         >>> TrainConfig.from_namespace({"epochs": 2, "plots": None}, out="runs/x").epochs
@@ -160,8 +184,9 @@ def check_keys(values) -> None:
     """One line naming every key of `values` that is not a TrainConfig field."""
     unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
     if unknown:
-        raise PlateOCRError(f"unknown training parameter(s): {', '.join(unknown)} "
-                            f"(python -m plateocr train --help lists them)")
+        raise PlateOCRError(
+            f"unknown training parameter(s): {', '.join(unknown)} (python -m plateocr train --help lists them)"
+        )
 
 
 def _value_type(f) -> type:
@@ -174,8 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(TrainConfig):
         meta, kind = f.metadata, _value_type(f)
         flag = meta.get("flag", "--" + f.name.replace("_", "-"))
-        common = dict(dest=f.name, help=meta["help"].replace("%", "%%"))   # argparse formats help with %
-        if kind is bool:   # --cache / --no-cache, --augment / --no-augment
+        common = dict(dest=f.name, help=meta["help"].replace("%", "%%"))  # argparse formats help with %
+        if kind is bool:  # --cache / --no-cache, --augment / --no-augment
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, **common)
         elif meta.get("cli_required"):
             parser.add_argument(flag, type=kind, required=True, **common)

@@ -12,6 +12,7 @@ Layouts:
 
 >>> records, skipped = list_records("../shared/data/plates_dev")  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,7 +32,7 @@ from .errors import ImageError, PlateOCRError
 from .file_index import cached_listing, list_files
 from .images import IMAGE_SUFFIXES, load_image, prepare_crop
 
-SYNTHETIC = "synthetic"   # a data path meaning "render plates on the fly"
+SYNTHETIC = "synthetic"  # a data path meaning "render plates on the fly"
 LAYOUTS = ("dl1", "labelled", "csv", "ccpd", SYNTHETIC)
 MANIFEST = "manifest.csv"
 SAMPLE = "sample"
@@ -43,6 +44,7 @@ def resolve_data_path(path: str | Path) -> str | Path:
     """The bundled real sample for "sample"; any other path or "synthetic" as given."""
     if str(path) == SAMPLE:
         from . import SAMPLE_DIR
+
         return SAMPLE_DIR
     return path
 
@@ -52,12 +54,13 @@ class PlateRecord:
     path: str
     label: str
     plate_type: str | None = None
-    vertices: tuple | None = None   # raw CCPD photo: the plate's four corners, cropped on load
+    vertices: tuple | None = None  # raw CCPD photo: the plate's four corners, cropped on load
 
 
 @dataclass
 class Skipped:
     """Files left out of a data set and why, so that nothing is dropped silently."""
+
     items: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, path, reason: str):
@@ -85,7 +88,7 @@ def _image_files(folder: Path) -> tuple[list[Path], list[Path]]:
 def _first_image_names(folder: Path, n: int) -> list[str]:
     """Names of the first `n` image files of a sorted walk, without walking all of a large tree."""
     names = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for _dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         names += [f for f in sorted(filenames) if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
         if len(names) >= n:
@@ -99,13 +102,12 @@ def detect_layout(path: str | Path) -> str:
         return SYNTHETIC
     path = Path(resolve_data_path(path))
     if not path.exists():
-        raise PlateOCRError(f"data path {path} does not exist (give a folder, a CSV manifest or "
-                            f"'{SYNTHETIC}')")
+        raise PlateOCRError(f"data path {path} does not exist (give a folder, a CSV manifest or '{SYNTHETIC}')")
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return "csv"
         raise PlateOCRError(f"data path {path} is a file but not a .csv manifest")
-    if is_ccpd_tree(path):   # checked first: a CCPD2020 folder has train/ and test/ as dl1 does
+    if is_ccpd_tree(path):  # checked first: a CCPD2020 folder has train/ and test/ as dl1 does
         return "ccpd"
     if (path / "train").is_dir() and (path / "test").is_dir():
         return "dl1"
@@ -128,8 +130,13 @@ def _label_from_name(name: str) -> str:
     return Path(name).name.split(".")[0].split("_")[0]
 
 
-def list_records(path: str | Path, layout: str | None = None, split: str | None = None,
-                 alphabet: str | None = None, held_out: bool = False) -> tuple[list[PlateRecord], Skipped]:
+def list_records(
+    path: str | Path,
+    layout: str | None = None,
+    split: str | None = None,
+    alphabet: str | None = None,
+    held_out: bool = False,
+) -> tuple[list[PlateRecord], Skipped]:
     """Labelled crops at `path`, sorted by path, and the files skipped with their reasons.
 
     `split` names a part of a data set that has parts: ROOT/train or ROOT/test of a dl1 folder
@@ -166,8 +173,10 @@ def list_records(path: str | Path, layout: str | None = None, split: str | None 
 
     has_parts = (layout == "dl1" and (path / "train").is_dir()) or (layout == "ccpd" and is_ccpd_tree(path))
     if split is not None and not has_parts:
-        raise PlateOCRError(f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
-                            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)")
+        raise PlateOCRError(
+            f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
+            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)"
+        )
     if layout == "csv":
         manifest = path / MANIFEST if path.is_dir() else path
         _read_manifest(manifest, add, skipped)
@@ -181,9 +190,12 @@ def list_records(path: str | Path, layout: str | None = None, split: str | None 
                 raise PlateOCRError(f"{path} has no {split!r} folder: choose train or test")
         _add_folder(folder, split_folder(path) if layout == "ccpd" else None, add_file, skipped)
     if not records:
-        raise PlateOCRError(f"no usable labelled plates in {path} ({layout} layout"
-                            + (f", split {split}" if split else "") + ")"
-                            + (f"; {skipped.summary()}" if len(skipped) else ""))
+        raise PlateOCRError(
+            f"no usable labelled plates in {path} ({layout} layout"
+            + (f", split {split}" if split else "")
+            + ")"
+            + (f"; {skipped.summary()}" if len(skipped) else "")
+        )
     records.sort(key=lambda r: r.path)
     return records, skipped
 
@@ -229,8 +241,10 @@ def _read_manifest(manifest: Path, add, skipped: Skipped) -> None:
             columns = reader.fieldnames or []
             missing = [c for c in ("path", "label") if c not in columns]
             if missing:
-                raise PlateOCRError(f"{manifest}: missing column(s) {', '.join(missing)}; a manifest "
-                                    f"needs a header 'path,label' (plate_type optional), found {columns}")
+                raise PlateOCRError(
+                    f"{manifest}: missing column(s) {', '.join(missing)}; a manifest "
+                    f"needs a header 'path,label' (plate_type optional), found {columns}"
+                )
             for row in reader:
                 file = manifest.parent / (row["path"] or "")
                 if not row["path"] or not file.is_file():
@@ -241,8 +255,9 @@ def _read_manifest(manifest: Path, add, skipped: Skipped) -> None:
         raise PlateOCRError(f"{manifest}: not a UTF-8 CSV file") from None
 
 
-def split_records(records: list[PlateRecord], val_fraction: float = 0.1,
-                  seed: int = 0) -> tuple[list[PlateRecord], list[PlateRecord]]:
+def split_records(
+    records: list[PlateRecord], val_fraction: float = 0.1, seed: int = 0
+) -> tuple[list[PlateRecord], list[PlateRecord]]:
     """A deterministic train/validation split of records (sorted first, then a seeded shuffle)."""
     ordered = sorted(records, key=lambda r: r.path)
     random.Random(seed).shuffle(ordered)
@@ -261,6 +276,7 @@ def cv_folds(records: list[PlateRecord], folds: int, seed: int = 0) -> list[list
 @dataclass(frozen=True)
 class BadSample:
     """Stands in for a sample whose file could not be read; the collate function counts it."""
+
     path: str
     reason: str
 
@@ -271,9 +287,10 @@ class CropDataset(Dataset):
     Items are (uint8 image 3×H×W, label, plate-type id) or a BadSample.
     """
 
-    def __init__(self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False,
-                 deskew: bool = False):
-        self.records, self.input_size, self.deskew = list(records), tuple(input_size), deskew
+    def __init__(
+        self, records: list[PlateRecord], input_size: tuple[int, int], cache: bool = False, deskew: bool = False
+    ):
+        self.records, self.input_size, self.deskew = list(records), (input_size[0], input_size[1]), deskew
         self._cache = [self._decode(i) for i in range(len(self.records))] if cache else None
 
     def __len__(self):
@@ -314,10 +331,19 @@ class SyntheticPlateDataset(Dataset):
     training loop: rendering costs more than a training step on a CPU.
     """
 
-    def __init__(self, n: int, input_size: tuple[int, int], seed: int = 0, cache: bool = False,
-                 workers: int = 0, deskew: bool = False, **synth_kwargs):
+    def __init__(
+        self,
+        n: int,
+        input_size: tuple[int, int],
+        seed: int = 0,
+        cache: bool = False,
+        workers: int = 0,
+        deskew: bool = False,
+        **synth_kwargs,
+    ):
         from .synth import SyntheticPlates
-        self.n, self.input_size, self.seed, self.deskew = n, tuple(input_size), seed, deskew
+
+        self.n, self.input_size, self.seed, self.deskew = n, (input_size[0], input_size[1]), seed, deskew
         self.synth_kwargs = synth_kwargs
         self._plates = SyntheticPlates(n, seed, **synth_kwargs)
         self._pool = None
@@ -326,13 +352,18 @@ class SyntheticPlateDataset(Dataset):
 
     def _render_pool(self, workers: int):
         from torch.utils.data import DataLoader
+
         batches = list(DataLoader(self, batch_size=256, num_workers=workers, collate_fn=_stack_rendered))
-        return (torch.cat([b[0] for b in batches]), [l for b in batches for l in b[1]],
-                [t for b in batches for t in b[2]])
+        return (
+            torch.cat([b[0] for b in batches]),
+            [l for b in batches for l in b[1]],
+            [t for b in batches for t in b[2]],
+        )
 
     def set_epoch(self, epoch: int):
         from .synth import SyntheticPlates
-        if self._pool is None:   # distinct, reproducible plates per epoch
+
+        if self._pool is None:  # distinct, reproducible plates per epoch
             self._plates = SyntheticPlates(self.n, self.seed + 1_000_003 * epoch, **self.synth_kwargs)
 
     def __len__(self):
@@ -350,11 +381,11 @@ class SyntheticPlateDataset(Dataset):
 
 @dataclass
 class Batch:
-    images: torch.Tensor          # B, 3, H, W uint8
+    images: torch.Tensor  # B, 3, H, W uint8
     labels: list[str]
-    targets: torch.Tensor         # concatenated token ids
+    targets: torch.Tensor  # concatenated token ids
     target_lengths: torch.Tensor
-    plate_types: torch.Tensor     # B
+    plate_types: torch.Tensor  # B
     bad: list[BadSample]
 
 
@@ -371,6 +402,7 @@ def make_collate(tokenizer: Tokenizer):
             plate_types=torch.tensor([t for _, _, t in good], dtype=torch.long),
             bad=bad,
         )
+
     return collate
 
 

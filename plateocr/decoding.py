@@ -1,8 +1,7 @@
 """CTC decoding: greedy best path, and plate-grammar-constrained beam search.
 
 Both return (plate, confidence) pairs, where confidence is P(plate | image) under the model: the
-sum over all CTC alignments of that string (exp of minus its CTC loss), optionally sharpened or
-softened by a temperature fitted on validation data.
+sum over all CTC alignments of that string (exp of minus its CTC loss).
 
 >>> import torch
 >>> from plateocr.alphabet import Tokenizer
@@ -14,6 +13,7 @@ softened by a temperature fitted on validation data.
 >>> decode_greedy(log_probs, tok)[0][0], decode_constrained(log_probs, tok)[0][0]
 ('皖A12345', '皖A12345')
 """
+
 from __future__ import annotations
 
 import math
@@ -26,11 +26,11 @@ import torch.nn.functional as F
 from .alphabet import BLANK, FIRST_CHAR_ID, PLATE_FORMATS, Tokenizer, is_valid_plate
 
 BEAM_WIDTH = 12
-PRUNE_LOG_PROB = math.log(1e-4)   # characters less likely than this in a frame are not extended
+PRUNE_LOG_PROB = math.log(1e-4)  # characters less likely than this in a frame are not extended
 
 
 def _best_path(log_probs: torch.Tensor) -> list[list[int]]:
-    best = log_probs.argmax(-1).T.cpu().numpy()          # B, T
+    best = log_probs.argmax(-1).T.cpu().numpy()  # B, T
     out = []
     for row in best:
         keep = np.ones(len(row), bool)
@@ -39,9 +39,9 @@ def _best_path(log_probs: torch.Tensor) -> list[list[int]]:
     return out
 
 
-def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]],
-                        temperature: float = 1.0) -> list[float]:
-    """P(sequence | image) for each batch item, summed over all CTC alignments."""
+def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]], temperature: float = 1.0) -> list[float]:
+    """P(sequence | image) for each batch item, summed over all CTC alignments, with the frame
+    posteriors softened (T > 1) or sharpened (T < 1) by a calibration temperature (plateocr.calibration)."""
     if not sequences:
         return []
     lp = log_probs.float()
@@ -54,8 +54,7 @@ def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]],
     return [float(math.exp(-x)) if math.isfinite(x) else 0.0 for x in nll.tolist()]
 
 
-def decode_greedy(log_probs: torch.Tensor, tokenizer: Tokenizer,
-                  temperature: float = 1.0) -> list[tuple[str, float]]:
+def decode_greedy(log_probs: torch.Tensor, tokenizer: Tokenizer, temperature: float = 1.0) -> list[tuple[str, float]]:
     """Best-path decoding of (T, B, C) log-probabilities."""
     seqs = _best_path(log_probs)
     conf = sequence_confidence(log_probs, seqs, temperature)
@@ -66,8 +65,10 @@ def decode_greedy(log_probs: torch.Tensor, tokenizer: Tokenizer,
 def _grammar(alphabet: str) -> tuple[tuple[frozenset[int], ...], ...]:
     """The plate formats as token-id sets per position, for this alphabet."""
     tok = Tokenizer(alphabet)
-    return tuple(tuple(frozenset(i for i in tok.encode(s) if i >= FIRST_CHAR_ID) for s in sets)
-                 for sets in PLATE_FORMATS.values())
+    return tuple(
+        tuple(frozenset(i for i in tok.encode(s) if i >= FIRST_CHAR_ID) for s in sets)
+        for sets in PLATE_FORMATS.values()
+    )
 
 
 def _allowed_next(formats, prefix: tuple[int, ...]) -> set[int]:
@@ -79,8 +80,7 @@ def _allowed_next(formats, prefix: tuple[int, ...]) -> set[int]:
 
 
 def _is_complete(formats, prefix: tuple[int, ...]) -> bool:
-    return any(len(sets) == len(prefix) and all(c in sets[k] for k, c in enumerate(prefix))
-               for sets in formats)
+    return any(len(sets) == len(prefix) and all(c in sets[k] for k, c in enumerate(prefix)) for sets in formats)
 
 
 def _logsumexp(a: float, b: float) -> float:
@@ -92,24 +92,25 @@ def _logsumexp(a: float, b: float) -> float:
     return m + math.log(math.exp(a - m) + math.exp(b - m))
 
 
+def _add_path(beams: dict[tuple, list[float]], prefix: tuple, pb: float, pnb: float) -> None:
+    """Add the probabilities of one more path (ending in a blank, or not) to `prefix`'s."""
+    cur = beams.setdefault(prefix, [-math.inf, -math.inf])
+    cur[0] = _logsumexp(cur[0], pb)
+    cur[1] = _logsumexp(cur[1], pnb)
+
+
 def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BEAM_WIDTH) -> list[int] | None:
     """Most probable plate-grammar string for one (T, C) log-probability matrix (CTC prefix beam)."""
-    beams: dict[tuple, tuple[float, float]] = {(): (0.0, -math.inf)}   # prefix -> (blank, non-blank)
+    beams: dict[tuple, tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (blank, non-blank)
     allowed_cache: dict[tuple, set[int]] = {}
     for frame in log_probs:
         candidates = [int(c) for c in np.nonzero(frame > PRUNE_LOG_PROB)[0]]
         new: dict[tuple, list[float]] = {}
-
-        def add(prefix, pb, pnb):
-            cur = new.setdefault(prefix, [-math.inf, -math.inf])
-            cur[0] = _logsumexp(cur[0], pb)
-            cur[1] = _logsumexp(cur[1], pnb)
-
         for prefix, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
-            add(prefix, total + frame[BLANK], -math.inf)
+            _add_path(new, prefix, total + frame[BLANK], -math.inf)
             if prefix:
-                add(prefix, -math.inf, pnb + frame[prefix[-1]])
+                _add_path(new, prefix, -math.inf, pnb + frame[prefix[-1]])
             if prefix not in allowed_cache:
                 allowed_cache[prefix] = _allowed_next(formats, prefix)
             allowed = allowed_cache[prefix]
@@ -118,7 +119,7 @@ def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BE
                     continue
                 # A repeated character needs a blank between its two occurrences.
                 extend = pb if prefix and c == prefix[-1] else total
-                add(prefix + (c,), -math.inf, extend + frame[c])
+                _add_path(new, prefix + (c,), -math.inf, extend + frame[c])
         ranked = sorted(new.items(), key=lambda kv: -_logsumexp(*kv[1]))[:beam_width]
         beams = {k: (v[0], v[1]) for k, v in ranked}
     complete = [(k, _logsumexp(*v)) for k, v in beams.items() if _is_complete(formats, k)]
@@ -127,13 +128,15 @@ def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BE
     return list(max(complete, key=lambda kv: kv[1])[0])
 
 
-def decode_constrained(log_probs: torch.Tensor, tokenizer: Tokenizer, temperature: float = 1.0,
-                       beam_width: int = BEAM_WIDTH) -> list[tuple[str, float]]:
+def decode_constrained(
+    log_probs: torch.Tensor, tokenizer: Tokenizer, temperature: float = 1.0, beam_width: int = BEAM_WIDTH
+) -> list[tuple[str, float]]:
     """The most probable valid plate for each batch item.
 
     A greedy result that already is a valid plate is kept (it is almost always the grammar's best
     string too, and it costs nothing); only the rest run the constrained beam search. Where no
-    valid plate can be formed the greedy string is returned, with its own probability.
+    valid plate can be formed (too few frames carry characters) the greedy string is returned,
+    with its own probability: the reader then marks the result `valid=False`.
     """
     seqs = _best_path(log_probs)
     formats = _grammar(tokenizer.alphabet)

@@ -25,6 +25,7 @@ True
 >>> abs(slant(deskew(italic, (32, 96)), (32, 96))) < 0.05
 True
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,7 +40,7 @@ def slant(image: Image.Image, input_size: tuple[int, int]) -> float:
     """Horizontal pixels per vertical pixel that the crop's upright strokes lean, measured at
     the model's input size (h, w); positive when their tops lean right."""
     grey = np.asarray(image.convert("L").resize(input_size[::-1], Image.Resampling.BILINEAR), np.float32)
-    gy, gx = np.gradient(grey)
+    gy, gx = (np.asarray(g) for g in np.gradient(grey))
     strength = np.hypot(gx, gy)
     edges = (np.abs(gx) > MOSTLY_HORIZONTAL * np.abs(gy)) & (strength > np.percentile(strength, EDGE_PERCENTILE))
     if edges.sum() < MIN_EDGES:
@@ -57,12 +58,11 @@ def deskew(image: Image.Image, input_size: tuple[int, int]) -> Image.Image:
     if k == 0.0:
         return image
     w, h = image.size
-    k *= (w / input_size[1]) / (h / input_size[0])   # the slope in the crop's own pixels
-    pad = int(np.ceil(abs(k) * h / 2)) + 1          # what the shear pulls in from beyond the sides
+    k *= (w / input_size[1]) / (h / input_size[0])  # the slope in the crop's own pixels
+    pad = int(np.ceil(abs(k) * h / 2)) + 1  # what the shear pulls in from beyond the sides
     array = np.asarray(image)
     array = np.pad(array, ((0, 0), (pad, pad)) + ((0, 0),) * (array.ndim - 2), mode="edge")
     wide = Image.fromarray(array)
     # Output (x, y) takes input (x - k·(y - h/2), y): upright strokes about the middle row.
-    sheared = wide.transform(wide.size, Image.Transform.AFFINE, (1, -k, k * h / 2, 0, 1, 0),
-                             Image.Resampling.BICUBIC)
+    sheared = wide.transform(wide.size, Image.Transform.AFFINE, (1, -k, k * h / 2, 0, 1, 0), Image.Resampling.BICUBIC)
     return sheared.crop((pad, 0, pad + w, h))

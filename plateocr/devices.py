@@ -1,4 +1,5 @@
 """Where a model runs: the --device names the CLI, the reader and training accept."""
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PlateOCRError(f"--device {name} asked for, but this machine has no CUDA GPU "
-                            f"(use --device cpu or auto)")
+        raise PlateOCRError(f"--device {name} asked for, but this machine has no CUDA GPU (use --device cpu or auto)")
     try:
         return torch.device(name)
     except RuntimeError:

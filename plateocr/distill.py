@@ -7,6 +7,7 @@ fast, wide and sharp archs all read 32 × 96 crops in 24 steps), so frame t of o
 the other. Soft targets carry what labels cannot: which frames hold a character, and which other
 characters a teacher found plausible (a 皖 that looks a little like 陕).
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,14 +40,17 @@ class Teacher:
             raise PlateOCRError(f"teacher {self.arch} and student {arch} must share the alphabet and input size")
 
 
-def distillation_loss(student_log_probs: torch.Tensor, teacher_log_probs: torch.Tensor,
-                      temperature: float) -> torch.Tensor:
+def distillation_loss(
+    student_log_probs: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """KL(teacher ‖ student) per frame at `temperature`, times temperature² (so its gradient keeps
     its scale as the temperature changes), averaged over frames and plates."""
     if student_log_probs.shape != teacher_log_probs.shape:
-        raise ValueError(f"student frames {tuple(student_log_probs.shape)} and teacher frames "
-                         f"{tuple(teacher_log_probs.shape)} differ: distillation needs one frame grid")
+        raise ValueError(
+            f"student frames {tuple(student_log_probs.shape)} and teacher frames "
+            f"{tuple(teacher_log_probs.shape)} differ: distillation needs one frame grid"
+        )
     student = F.log_softmax(student_log_probs.float() / temperature, -1)
     teacher = F.log_softmax(teacher_log_probs.float() / temperature, -1)
-    kl = F.kl_div(student, teacher, log_target=True, reduction="none").sum(-1)   # T, B
-    return kl.mean() * temperature ** 2
+    kl = F.kl_div(student, teacher, log_target=True, reduction="none").sum(-1)  # T, B
+    return kl.mean() * temperature**2

@@ -2,6 +2,7 @@
 
 One process without torchrun is a world of one, and every collective is then a no-op.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,10 @@ class Distributed:
         if self.launched:
             if device.type == "cuda":
                 if self.local_rank >= torch.cuda.device_count():
-                    raise PlateOCRError(f"local rank {self.local_rank} has no GPU: this node has "
-                                        f"{torch.cuda.device_count()}; start at most that many processes per node")
+                    raise PlateOCRError(
+                        f"local rank {self.local_rank} has no GPU: this node has "
+                        f"{torch.cuda.device_count()}; start at most that many processes per node"
+                    )
                 self.device = torch.device("cuda", self.local_rank)
                 torch.cuda.set_device(self.device)
             if not dist.is_initialized():
@@ -48,7 +51,7 @@ class Distributed:
     def gather(self, items: list) -> list:
         if self.world == 1:
             return items
-        parts = [None] * self.world
+        parts: list[list] = [[] for _ in range(self.world)]
         dist.all_gather_object(parts, items)
         return [x for part in parts for x in part]
 

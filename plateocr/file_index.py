@@ -6,6 +6,7 @@ folder's resolved path and the modification times of every folder inside it: add
 renaming a file changes its folder's mtime, so a stale listing is never used. Where the cache
 folder cannot be written, the walk is simply redone each time.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,7 +25,9 @@ MIN_FILES_TO_CACHE = 20_000
 def list_files(folder: Path) -> tuple[list[Path], list[Path], dict[str, int]]:
     """Image files under `folder` (recursively, sorted), the other files beside them, and the
     mtime (ns) of every folder walked, keyed by its path relative to `folder`."""
-    images, others, folders = [], [], {}
+    images: list[Path] = []
+    others: list[Path] = []
+    folders: dict[str, int] = {}
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
         folders[Path(dirpath).relative_to(folder).as_posix()] = os.stat(dirpath).st_mtime_ns
@@ -50,7 +53,7 @@ def _still_valid(folder: Path, index: dict) -> bool:
         return False
     try:
         return all(os.stat(folder / rel).st_mtime_ns == mtime for rel, mtime in index["folders"].items())
-    except OSError:   # a folder was removed
+    except OSError:  # a folder was removed
         return False
 
 
@@ -73,14 +76,19 @@ def cached_listing(folder: str | Path, min_files: int = MIN_FILES_TO_CACHE) -> t
     if len(images) + len(others) < min_files:
         return images, others
     relative = lambda paths: [p.relative_to(folder).as_posix() for p in paths]
-    index = {"version": CACHE_VERSION, "root": str(root), "folders": folders,
-             "images": relative(images), "others": relative(others)}
+    index = {
+        "version": CACHE_VERSION,
+        "root": str(root),
+        "folders": folders,
+        "images": relative(images),
+        "others": relative(others),
+    }
     tmp = index_file.with_suffix(f".{os.getpid()}.tmp")
-    try:   # written atomically, so a reader in another process never sees half a file
+    try:  # written atomically, so a reader in another process never sees half a file
         index_file.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, index_file)
-    except OSError:   # a read-only home or cache: the listing is still right, only not kept
+    except OSError:  # a read-only home or cache: the listing is still right, only not kept
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
     return images, others

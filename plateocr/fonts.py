@@ -1,4 +1,5 @@
 """The CJK fonts shipped in the `mplfonts` wheel: found on disk, never downloaded."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -6,7 +7,7 @@ from pathlib import Path
 
 from .errors import PlateOCRError
 
-PLATE_FONT = "SimHei.ttf"                # heavy, square strokes: closest to plate lettering
+PLATE_FONT = "SimHei.ttf"  # heavy, square strokes: closest to plate lettering
 FIGURE_FONT = "NotoSansCJKsc-Regular.otf"
 
 

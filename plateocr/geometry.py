@@ -1,4 +1,5 @@
 """The one plane-to-plane mapping both the CCPD crops and the synthetic camera need."""
+
 from __future__ import annotations
 
 import numpy as np

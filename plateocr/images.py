@@ -8,27 +8,26 @@ so pre-processing exists exactly once.
 >>> prepare_crop(crop, (32, 96)).shape
 (32, 96, 3)
 """
+
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image
 
 from .deskew import deskew as deskew_crop
 from .errors import ImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-MIN_SIDE = 8            # smaller than this holds no readable characters
+MIN_SIDE = 8  # smaller than this holds no readable characters
 MAX_PIXELS = 50_000_000  # a larger "crop" is a mistake or a decompression bomb
 # A crop narrower than this (width / height) is taken as a double-row plate: 440x220 mm rear
 # plates have aspect 2.0, single-row plates 3.1 (440x140) and CCPD crops are 3-4.
 DOUBLE_ROW_MAX_ASPECT = 2.5
 # On a double-row plate the upper row (province + letter) fills roughly the top 35-40 %.
 DOUBLE_ROW_SPLIT = 0.38
-
-ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -68,8 +67,7 @@ def load_image(path: str | Path, target_size: tuple[int, int] | None = None) -> 
         raise
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{path}: not a readable image ({exc})") from None
     check_size(rgb, path)
     return rgb
@@ -77,8 +75,9 @@ def load_image(path: str | Path, target_size: tuple[int, int] | None = None) -> 
 
 def check_size(image: Image.Image, name: object = "image") -> None:
     if min(image.size) < MIN_SIDE:
-        raise ImageError(f"{name}: {image.size[0]}x{image.size[1]} px is too small for a plate "
-                         f"(at least {MIN_SIDE} px per side)")
+        raise ImageError(
+            f"{name}: {image.size[0]}x{image.size[1]} px is too small for a plate (at least {MIN_SIDE} px per side)"
+        )
 
 
 def is_double_row(image: Image.Image) -> bool:
@@ -114,4 +113,4 @@ def prepare_crop(image: Image.Image, input_size: tuple[int, int], deskew: bool =
         image = deskew_crop(image, input_size)
     h, w = input_size
     resized = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.array(resized, dtype=np.uint8)   # a writable copy: torch.from_numpy needs one
+    return np.array(resized, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one

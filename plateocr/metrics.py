@@ -1,4 +1,4 @@
-"""Plate-reading metrics: exact-plate accuracy, CER (via a local `evaluate` module), per position.
+"""Plate-reading metrics: exact-plate accuracy, CER (via jiwer), per position.
 
 Every function takes predictions and references as equal-length sequences of strings; an empty
 (or None) prediction is a plate the reader returned nothing for.
@@ -8,36 +8,10 @@ Every function takes predictions and references as equal-length sequences of str
 >>> round(cer(["皖A12346"], ["皖A12345"]), 4)
 0.1429
 """
+
 from __future__ import annotations
 
-import threading
-from functools import lru_cache
-from pathlib import Path
-
-from .errors import PlateOCRError
-
-# Shipped inside the package (pyproject package-data "metric_modules/*/*.py") and loaded by path,
-# so `evaluate` never looks for a hub module.
-CER_MODULE = Path(__file__).parent / "metric_modules" / "cer"
-
-_compute_lock = threading.Lock()   # an evaluate module buffers inputs between add and compute
-
-
-@lru_cache(maxsize=1)
-def _cer_metric():
-    """The local CER module, loaded once per process.
-
-    `evaluate` copies cer.py into HF_MODULES_CACHE (under a file lock, so parallel loads are safe)
-    and imports it from there. keep_in_memory avoids its default Arrow cache files under
-    HF_EVALUATE_CACHE, which would also need locks and a writable home.
-    """
-    import evaluate   # heavy (pulls in datasets, pyarrow, pandas): only scoring needs it
-    try:
-        return evaluate.load(str(CER_MODULE), module_type="metric", keep_in_memory=True)
-    except OSError as exc:
-        hint = (f"; evaluate copies it into HF_MODULES_CACHE={evaluate.config.HF_MODULES_CACHE}, "
-                "point that at a writable folder" if (CER_MODULE / "cer.py").is_file() else "")
-        raise PlateOCRError(f"cannot load the CER metric from {CER_MODULE}: {exc}{hint}") from exc
+import jiwer
 
 
 def _texts(predictions, references) -> tuple[list[str], list[str]]:
@@ -61,8 +35,9 @@ def cer(predictions, references) -> float:
     preds, refs = _texts(predictions, references)
     if not refs:
         return 0.0
-    with _compute_lock:
-        return float(_cer_metric().compute(predictions=preds, references=refs)["cer"])
+    # jiwer 4 scores "" against a reference as all deletions (what an unread plate should cost);
+    # its CER is corpus-level and splits strings into characters, not words.
+    return float(jiwer.cer(refs, preds))
 
 
 def exact_accuracy(predictions, references) -> float:
@@ -113,6 +88,10 @@ def summarize(predictions, references) -> dict:
     (2, 0.5, 0.1429, 0.5)
     """
     preds, refs = _texts(predictions, references)
-    return {"n": len(refs), "accuracy": exact_accuracy(preds, refs), "cer": cer(preds, refs),
-            "per_position_accuracy": per_position_accuracy(preds, refs),
-            "province_accuracy": province_accuracy(preds, refs)}
+    return {
+        "n": len(refs),
+        "accuracy": exact_accuracy(preds, refs),
+        "cer": cer(preds, refs),
+        "per_position_accuracy": per_position_accuracy(preds, refs),
+        "province_accuracy": province_accuracy(preds, refs),
+    }

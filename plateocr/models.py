@@ -10,6 +10,7 @@ feeds raw pixels.
 >>> tuple(log_probs.shape), tuple(type_logits.shape)
 ((24, 2, 77), (2, 6))
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,7 @@ ARCH_INPUT_SIZE = {"compact": (32, 96), "fast": (32, 96), "wide": (32, 96), "sha
 
 
 def conv_bn(c_in: int, c_out: int, stride=1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
@@ -41,9 +41,15 @@ class CompactCRNN(nn.Module):
     8-character plate. `channels` and `hidden` size the same layout up (see WideCRNN).
     """
 
-    def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES), hidden: int = 64,
-                 channels: tuple[int, int, int, int] = (16, 32, 64, 96), full_width_stem: bool = False,
-                 sequence: str = "lstm"):
+    def __init__(
+        self,
+        num_classes: int,
+        num_types: int = len(PLATE_TYPES),
+        hidden: int = 64,
+        channels: tuple[int, int, int, int] = (16, 32, 64, 96),
+        full_width_stem: bool = False,
+        sequence: str = "lstm",
+    ):
         super().__init__()
         c1, c2, c3, c4 = channels
         # full_width_stem: the first two convs see every column (16 × 96, then 8 × 48) and the width
@@ -51,23 +57,29 @@ class CompactCRNN(nn.Module):
         # on 2 cores, so SharpCRNN narrows those two convs.
         stem_stride, third_pool = ((2, 1), 2) if full_width_stem else (2, (2, 1))
         self.features = nn.Sequential(
-            conv_bn(3, c1, stem_stride),                           # 16 × 48 (16 × 96)
-            conv_bn(c1, c2), nn.MaxPool2d(2),                      # 8 × 24 (8 × 48)
-            conv_bn(c2, c3), nn.MaxPool2d(third_pool),             # 4 × 24
-            conv_bn(c3, c4), conv_bn(c4, c4), nn.MaxPool2d((2, 1)),  # 2 × 24
+            conv_bn(3, c1, stem_stride),  # 16 × 48 (16 × 96)
+            conv_bn(c1, c2),
+            nn.MaxPool2d(2),  # 8 × 24 (8 × 48)
+            conv_bn(c2, c3),
+            nn.MaxPool2d(third_pool),  # 4 × 24
+            conv_bn(c3, c4),
+            conv_bn(c4, c4),
+            nn.MaxPool2d((2, 1)),  # 2 × 24
         )
-        self.rnn = nn.LSTM(2 * c4, hidden, bidirectional=True) if sequence == "lstm" else ConvSequence(2 * c4, 2 * hidden)
+        self.rnn = (
+            nn.LSTM(2 * c4, hidden, bidirectional=True) if sequence == "lstm" else ConvSequence(2 * c4, 2 * hidden)
+        )
         self.classifier = nn.Linear(2 * hidden, num_classes)
         self.type_head = nn.Linear(c4, num_types)
 
     def forward(self, images: torch.Tensor):
-        f = self.features(normalise(images))              # B, c4, 2, T
+        f = self.features(normalise(images))  # B, c4, 2, T
         # Under mixed precision only the convs run in bf16: the LSTM's 24 recurrent steps and the CTC
         # log-probabilities keep float32's mantissa (a precaution, not a measured loss; ~10 % of a CPU step).
         with torch.autocast(f.device.type, enabled=False):
             f = f.float()
             b, c, h, t = f.shape
-            seq = f.reshape(b, c * h, t).permute(2, 0, 1)     # T, B, 2 · c4
+            seq = f.reshape(b, c * h, t).permute(2, 0, 1)  # T, B, 2 · c4
             seq = self.rnn(seq)[0] if isinstance(self.rnn, nn.LSTM) else self.rnn(seq)
             log_probs = self.classifier(seq).log_softmax(-1)
             type_logits = self.type_head(f.mean(dim=(2, 3)))
@@ -81,9 +93,14 @@ class ConvSequence(nn.Module):
 
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv1d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm1d(c_out),
-                                  nn.ReLU(inplace=True), nn.Conv1d(c_out, c_out, 3, padding=1, bias=False),
-                                  nn.BatchNorm1d(c_out), nn.ReLU(inplace=True))
+        self.body = nn.Sequential(
+            nn.Conv1d(c_in, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm1d(c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv1d(c_out, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm1d(c_out),
+            nn.ReLU(inplace=True),
+        )
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         return self.body(seq.permute(1, 2, 0)).permute(2, 0, 1)
@@ -125,10 +142,14 @@ class FastCRNN(CompactCRNN):
 class ResidualBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride=1):
         super().__init__()
-        self.body = nn.Sequential(conv_bn(c_in, c_out, stride),
-                                  nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
-        self.skip = (nn.Identity() if c_in == c_out and stride == 1 else
-                     nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)))
+        self.body = nn.Sequential(
+            conv_bn(c_in, c_out, stride), nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out)
+        )
+        self.skip = (
+            nn.Identity()
+            if c_in == c_out and stride == 1
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
 
     def forward(self, x):
         return torch.relu(self.body(x) + self.skip(x))
@@ -143,21 +164,26 @@ class SeedCRNN(nn.Module):
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES), seq_len: int = 256):
         super().__init__()
-        self.stem = nn.Sequential(conv_bn(3, 64, 2), nn.MaxPool2d(2))   # 8 × 32, as a ResNet stem
+        self.stem = nn.Sequential(conv_bn(3, 64, 2), nn.MaxPool2d(2))  # 8 × 32, as a ResNet stem
         self.blocks = nn.Sequential(
-            ResidualBlock(64, 64), ResidualBlock(64, 128, 2), ResidualBlock(128, 256, 2),
-            ResidualBlock(256, 512, 2), ResidualBlock(512, 512), ResidualBlock(512, 512),
+            ResidualBlock(64, 64),
+            ResidualBlock(64, 128, 2),
+            ResidualBlock(128, 256, 2),
+            ResidualBlock(256, 512, 2),
+            ResidualBlock(512, 512),
+            ResidualBlock(512, 512),
             ResidualBlock(512, 1024, 2),
         )
         self.pool = nn.AdaptiveAvgPool2d((1, seq_len))
         self.rnn = nn.LSTM(1024, 256, num_layers=3, bidirectional=True, dropout=0.1)
-        self.classifier = nn.Sequential(nn.Linear(512, 256), nn.ReLU(inplace=True), nn.Dropout(0.1),
-                                        nn.Linear(256, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(512, 256), nn.ReLU(inplace=True), nn.Dropout(0.1), nn.Linear(256, num_classes)
+        )
         self.type_head = nn.Linear(1024, num_types)
 
     def forward(self, images: torch.Tensor):
-        f = self.blocks(self.stem(normalise(images)))     # B, 1024, h, w
-        seq = self.pool(f).squeeze(2).permute(2, 0, 1)     # T, B, 1024
+        f = self.blocks(self.stem(normalise(images)))  # B, 1024, h, w
+        seq = self.pool(f).squeeze(2).permute(2, 0, 1)  # T, B, 1024
         seq, _ = self.rnn(seq)
         log_probs = self.classifier(seq).log_softmax(-1)
         return log_probs, self.type_head(f.mean(dim=(2, 3)))
@@ -199,8 +225,9 @@ def arch_members(arch: str) -> list[str]:
     members = arch.split(ENSEMBLE_SEPARATOR)
     unknown = [m for m in members if m not in ARCHS]
     if unknown:
-        raise PlateOCRError(f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}, or join several with "
-                            f"{ENSEMBLE_SEPARATOR!r}")
+        raise PlateOCRError(
+            f"unknown arch {arch!r}: choose one of {', '.join(ARCHS)}, or join several with {ENSEMBLE_SEPARATOR!r}"
+        )
     if len(members) > 1 and len({ARCH_INPUT_SIZE[m] for m in members}) > 1:
         raise PlateOCRError(f"ensemble {arch!r}: its members read different input sizes")
     return members

@@ -14,6 +14,7 @@ character-like strokes to read.
 >>> loose.width > crop.width and loose.height > crop.height
 True
 """
+
 from __future__ import annotations
 
 import io
@@ -24,13 +25,13 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 # kind -> the strengths the robustness bench reads by default, mildest first.
 DEFAULT_STRENGTHS = {
-    "loose_box": (0.1, 0.2, 0.3),      # margin on each side, as a fraction of the plate's width/height
-    "rotation": (4.0, 8.0, 10.0),      # degrees, the sign drawn at random
-    "scale": (0.5, 0.33),              # the crop's size, as a fraction
-    "blur": (1.0, 1.5),                # Gaussian sigma in pixels of a 94 × 24 crop
-    "jpeg": (30, 20, 15),              # JPEG quality
-    "dark": (0.45,),                   # brightness factor
-    "overexposed": (1.8,),             # brightness factor
+    "loose_box": (0.1, 0.2, 0.3),  # margin on each side, as a fraction of the plate's width/height
+    "rotation": (4.0, 8.0, 10.0),  # degrees, the sign drawn at random
+    "scale": (0.5, 0.33),  # the crop's size, as a fraction
+    "blur": (1.0, 1.5),  # Gaussian sigma in pixels of a 94 × 24 crop
+    "jpeg": (30, 20, 15),  # JPEG quality
+    "dark": (0.45,),  # brightness factor
+    "overexposed": (1.8,),  # brightness factor
 }
 KINDS = tuple(DEFAULT_STRENGTHS)
 # Each side's margin of a loose box is drawn between a third of the nominal one and all of it
@@ -55,14 +56,15 @@ def surround(crop: Image.Image, margins_px: tuple[int, int, int, int], rng: np.r
     h, w = padded.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     # The smeared border fades into a body colour with a soft gradient and sensor noise.
-    distance = np.maximum.reduce([left - xs, xs - (left + crop.width - 1), top - ys, ys - (top + crop.height - 1),
-                                  np.zeros_like(xs)])
+    distance = np.maximum.reduce(
+        [left - xs, xs - (left + crop.width - 1), top - ys, ys - (top + crop.height - 1), np.zeros_like(xs)]
+    )
     fade = np.clip(distance / max(2.0, 0.5 * min(crop.height, crop.width)), 0, 1)[..., None]
     gradient = 1 + rng.uniform(-0.25, 0.25) * (ys / max(1, h - 1) - 0.5)[..., None]
     outside = (1 - fade) * padded + fade * body * gradient
     outside += rng.normal(0, 6, outside.shape)
     inside = np.zeros((h, w, 1), bool)
-    inside[top:top + crop.height, left:left + crop.width] = True
+    inside[top : top + crop.height, left : left + crop.width] = True
     return Image.fromarray(np.clip(np.where(inside, padded, outside), 0, 255).astype(np.uint8))
 
 
@@ -78,7 +80,7 @@ def rotation(crop: Image.Image, degrees: float, rng: np.random.Generator) -> Ima
     w, h = crop.size
     a = math.radians(abs(angle))
     box_w, box_h = w * math.cos(a) + h * math.sin(a), w * math.sin(a) + h * math.cos(a)
-    pad = math.ceil((w + h) * math.sin(a)) + 4   # enough that no corner of the cut leaves the canvas
+    pad = math.ceil((w + h) * math.sin(a)) + 4  # enough that no corner of the cut leaves the canvas
     canvas = surround(crop, (pad, pad, pad, pad), rng)
     turned = canvas.rotate(angle, resample=Image.Resampling.BILINEAR)
     cx, cy = canvas.width / 2, canvas.height / 2
@@ -104,8 +106,15 @@ def brightness(crop: Image.Image, factor: float, rng: np.random.Generator) -> Im
     return ImageEnhance.Brightness(crop).enhance(factor)
 
 
-PERTURBATIONS = {"loose_box": loose_box, "rotation": rotation, "scale": scale, "blur": blur, "jpeg": jpeg,
-                 "dark": brightness, "overexposed": brightness}
+PERTURBATIONS = {
+    "loose_box": loose_box,
+    "rotation": rotation,
+    "scale": scale,
+    "blur": blur,
+    "jpeg": jpeg,
+    "dark": brightness,
+    "overexposed": brightness,
+}
 
 
 def perturb(crop: Image.Image, kind: str, strength: float, rng: np.random.Generator) -> Image.Image:
@@ -122,6 +131,10 @@ def loose_crop_from_photo(photo: Image.Image, vertices, strength: float, rng: np
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
     m = _margins(strength, rng)
     w, h = x1 - x0, y1 - y0
-    box = (max(0, round(x0 - m[0] * w)), max(0, round(y0 - m[1] * h)),
-           min(photo.width, round(x1 + m[2] * w)), min(photo.height, round(y1 + m[3] * h)))
+    box = (
+        max(0, round(x0 - m[0] * w)),
+        max(0, round(y0 - m[1] * h)),
+        min(photo.width, round(x1 + m[2] * w)),
+        min(photo.height, round(y1 + m[3] * h)),
+    )
     return photo.crop(box)

@@ -2,6 +2,7 @@
 
 matplotlib is imported here only (not by `import plateocr`).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -75,8 +76,11 @@ def training_curves(history: list[dict]):
     """Loss, validation exact accuracy, CER and learning rate against the epoch."""
     epochs = [h["epoch"] for h in history]
     fig, axes = plt.subplots(1, 4, figsize=(14, 3))
-    for ax, key, label in zip(axes, ["train_loss", "val_accuracy", "val_cer", "lr"],
-                              ["training loss", "validation exact accuracy", "validation CER", "learning rate"]):
+    for ax, key, label in zip(
+        axes,
+        ["train_loss", "val_accuracy", "val_cer", "lr"],
+        ["training loss", "validation exact accuracy", "validation CER", "learning rate"],
+    ):
         ax.plot(epochs, [h[key] for h in history], marker="o")
         ax.set_title(label)
         ax.set_xlabel("epoch")
@@ -96,8 +100,15 @@ def confusion_heatmap(table, title: str, xlabel: str = "predicted", ylabel: str 
     ax.set_yticks(range(values.shape[0]), [str(i) for i in table.index])
     for (i, j), v in np.ndenumerate(values):
         if v:
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                    color="white" if np.log1p(v) > np.log1p(values.max()) * 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                str(v),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if np.log1p(v) > np.log1p(values.max()) * 0.6 else "black",
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -120,14 +131,20 @@ def rejection_curve(table):
 def real_vs_synthetic(records, synthetic, n: int = 18, seed: int = 0):
     """Two panels: real crops (left) and synthetic plates (right), labels as captions."""
     from .images import load_image
+
     use_cjk_font()
     rng = np.random.default_rng(seed)
     real = [records[i] for i in sorted(rng.choice(len(records), min(n, len(records)), replace=False))]
     fake = [synthetic[i] for i in range(min(n, len(synthetic)))]
     cols = 3
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, 2 * cols + 1, figsize=(2 * cols * 1.7 + 0.3, rows * 0.75),
-                             gridspec_kw={"width_ratios": [1] * cols + [0.15] + [1] * cols}, squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        2 * cols + 1,
+        figsize=(2 * cols * 1.7 + 0.3, rows * 0.75),
+        gridspec_kw={"width_ratios": [1] * cols + [0.15] + [1] * cols},
+        squeeze=False,
+    )
     for ax in axes.ravel():
         ax.axis("off")
     for k, rec in enumerate(real):
@@ -147,6 +164,7 @@ def real_vs_synthetic(records, synthetic, n: int = 18, seed: int = 0):
 def error_gallery(df, n: int = 24, ncols: int = 4):
     """The wrongly read crops with truth, prediction and confidence (least confident first)."""
     from .images import load_image
+
     wrong = df[~df["correct"] & df["error"].isna()].sort_values("confidence").head(n)
     if wrong.empty:
         fig, ax = plt.subplots(figsize=(4, 1))

@@ -1,4 +1,5 @@
 """Where a result came from: code version, git commit, library versions, parameters, data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,9 +26,12 @@ def git_state() -> dict:
 
     Report outputs do not count: 01's outputs are already rewritten when 02 records its provenance.
     """
+
     def git(*args):
-        return subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True,
-                              timeout=10).stdout.rstrip()
+        return subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10
+        ).stdout.rstrip()
+
     try:
         commit = git("rev-parse", "HEAD")
         changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
@@ -39,11 +43,15 @@ def git_state() -> dict:
 
 def versions() -> dict:
     import torch
-    import torchvision
 
     from . import __version__
-    return {"plateocr": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "platform": platform.platform()}
+
+    return {
+        "plateocr": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def files_fingerprint(paths) -> dict:
@@ -57,8 +65,16 @@ def files_fingerprint(paths) -> dict:
     return {"n_files": n, "sha256": digest.hexdigest()[:16]}
 
 
-def provenance(parameters: dict, data: dict | None = None, device: str | None = None,
-               wall_time_s: float | None = None) -> dict:
+def provenance(
+    parameters: dict, data: dict | None = None, device: str | None = None, wall_time_s: float | None = None
+) -> dict:
     """Everything a report records about how it was made."""
-    return {**versions(), **git_state(), "argv": sys.argv[:1] and [Path(sys.argv[0]).name] + sys.argv[1:],
-            "parameters": parameters, "data": data, "device": device, "wall_time_s": wall_time_s}
+    return {
+        **versions(),
+        **git_state(),
+        "argv": sys.argv[:1] and [Path(sys.argv[0]).name] + sys.argv[1:],
+        "parameters": parameters,
+        "data": data,
+        "device": device,
+        "wall_time_s": wall_time_s,
+    }

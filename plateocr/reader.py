@@ -10,18 +10,19 @@ The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates t
 >>> [r.plate for r in reader.read([SAMPLE_DIR / "京PL3N67.jpg", SAMPLE_DIR / "沪AMS087.jpg"])]
 ['京PL3N67', '沪AMS087']
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .alphabet import PLATE_TYPES, Tokenizer
+from .alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
 from .ccpd import crop_plate
 from .checkpoint import load_checkpoint, trained_deskewed
 from .decoding import decode_constrained, decode_greedy
@@ -44,18 +45,25 @@ DEFAULT_TTA = "phase"
 
 @dataclass(frozen=True)
 class PlateResult:
+    """One read plate. `valid` says whether `plate` follows the plate grammar: the constrained
+    decoder returns the best valid plate, or, when none can be formed, the greedy read marked
+    `valid=False` (as are all unreadable images and greedy reads that break the grammar)."""
+
     plate: str
     confidence: float
     plate_type: str
     path: str | None = None
-    error: str | None = None     # set when the image could not be read (plate is then "")
+    error: str | None = None  # set when the image could not be read (plate is then "")
+    valid: bool = False
 
     def __repr__(self) -> str:
-        where = f" path={self.path!r}" if self.path else ""
+        where = f", path={self.path!r}" if self.path else ""
         if self.error:
             return f"PlateResult(error={self.error!r}{where})"
-        return f"PlateResult(plate={self.plate!r}, confidence={self.confidence:.3f}, " \
-               f"plate_type={self.plate_type!r}{where})"
+        return (
+            f"PlateResult(plate={self.plate!r}, confidence={self.confidence:.3f}, "
+            f"plate_type={self.plate_type!r}, valid={self.valid}{where})"
+        )
 
 
 def to_pil(x) -> Image.Image:
@@ -76,60 +84,106 @@ def to_pil(x) -> Image.Image:
         if x.dtype != np.uint8 or x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[2] not in (3, 4)):
             raise PlateOCRError(f"an array crop must be uint8 H×W or H×W×3 (RGB), got {x.dtype} {x.shape}")
         return Image.fromarray(np.ascontiguousarray(x))
-    raise PlateOCRError(f"cannot read a plate from {type(x).__name__}: give a path, PIL image, "
-                        f"numpy array or torch tensor (or a list of them)")
+    raise PlateOCRError(
+        f"cannot read a plate from {type(x).__name__}: give a path, PIL image, "
+        f"numpy array or torch tensor (or a list of them)"
+    )
 
 
 class PlateReader:
     """Reads plate crops with a trained model (torch checkpoint or ONNX file)."""
 
-    def __init__(self, model, tokenizer: Tokenizer, arch: str, decoder: str = "constrained",
-                 temperature: float = 1.0, device: str = "cpu", onnx_session=None, source: str = "",
-                 tta: str = "none", deskew: bool = False):
+    def __init__(
+        self,
+        model,
+        tokenizer: Tokenizer,
+        arch: str,
+        decoder: str = "constrained",
+        device: str = "cpu",
+        onnx_session=None,
+        source: str = "",
+        tta: str = "none",
+        deskew: bool = False,
+        temperature: float = 1.0,
+    ):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
         self.tta = check_tta(tta)
         self.model, self.tokenizer, self.arch = model, tokenizer, arch
         self.input_size = input_size(arch)
-        self.decoder, self.temperature, self.device = decoder, temperature, torch.device(device)
+        self.decoder, self.device = decoder, torch.device(device)
         self.onnx_session, self.source, self.deskew = onnx_session, source, deskew
+        # The calibration temperature fitted for this model (plateocr.calibration): it changes
+        # confidences, never readings.
+        self.temperature = temperature
 
     @classmethod
-    def from_checkpoint(cls, payload: dict, decoder: str = "constrained", device: str = "cpu",
-                        source: str = "", tta: str | None = None, deskew: bool | None = None) -> "PlateReader":
+    def from_checkpoint(
+        cls,
+        payload: dict,
+        decoder: str = "constrained",
+        device: str = "cpu",
+        source: str = "",
+        tta: str | None = None,
+        deskew: bool | None = None,
+    ) -> PlateReader:
         """`deskew` None: take the slant out of crops if the model was trained on deskewed ones."""
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
         try:
             model.load_state_dict(payload["model"])
         except RuntimeError as exc:
-            raise CheckpointError(f"{source or 'checkpoint'}: its weights do not fit the {payload['arch']} "
-                                  f"arch of this plateocr ({str(exc).splitlines()[0][:120]})") from None
+            raise CheckpointError(
+                f"{source or 'checkpoint'}: its weights do not fit the {payload['arch']} "
+                f"arch of this plateocr ({str(exc).splitlines()[0][:120]})"
+            ) from None
         model.to(device).eval()
-        return cls(model, tokenizer, payload["arch"], decoder, float(payload.get("temperature", 1.0)),
-                   device, source=source, tta=payload.get("tta", DEFAULT_TTA) if tta is None else tta,
-                   deskew=trained_deskewed(payload) if deskew is None else deskew)
+        return cls(
+            model,
+            tokenizer,
+            payload["arch"],
+            decoder,
+            device,
+            source=source,
+            tta=payload.get("tta", DEFAULT_TTA) if tta is None else tta,
+            temperature=float(payload.get("temperature", 1.0)),
+            deskew=trained_deskewed(payload) if deskew is None else deskew,
+        )
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, decoder: str = "constrained",
-                        device: str = "cpu", tta: str | None = None,
-                        deskew: bool | None = None) -> "PlateReader":
+    def from_pretrained(
+        cls,
+        path: str | Path | None = None,
+        decoder: str = "constrained",
+        device: str = "cpu",
+        tta: str | None = None,
+        deskew: bool | None = None,
+        onnx_threads: int = 0,
+    ) -> PlateReader:
         """Load a shipped model by name ("fast", "accurate"; None: the default), a checkpoint (.pt) or
         an exported ONNX file (.onnx). Crops are deskewed (plateocr.deskew) as the model's were in
-        training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise."""
+        training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise.
+        An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses)."""
         path = MODELS.get(str(path), Path(path)) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
-            return cls.from_onnx(path, decoder, tta=tta, deskew=deskew)
+            return cls.from_onnx(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew)
         if not path.is_file() and path in MODELS.values():
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
         return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta, deskew)
 
     @classmethod
-    def from_onnx(cls, path: str | Path, decoder: str = "constrained", threads: int = 0, tta: str | None = None,
-                  deskew: bool | None = None) -> "PlateReader":
-        """A reader backed by an onnxruntime session over a file `plateocr export` wrote (`tta` None:
-        the default views, as for a checkpoint that records none)."""
+    def from_onnx(
+        cls,
+        path: str | Path,
+        decoder: str = "constrained",
+        threads: int = 0,
+        tta: str | None = None,
+        deskew: bool | None = None,
+    ) -> PlateReader:
+        """A reader backed by an onnxruntime session over a file `plateocr export` wrote, running on
+        `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created."""
         import onnxruntime as ort
+
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"ONNX file {path} does not exist")
@@ -142,11 +196,18 @@ class PlateReader:
         meta = session.get_modelmeta().custom_metadata_map
         if "plateocr_arch" not in meta:
             raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
-        arch_members(meta["plateocr_arch"])   # an arch this plateocr does not know: one clear line
-        return cls(None, Tokenizer(meta["plateocr_alphabet"]), meta["plateocr_arch"], decoder,
-                   float(json.loads(meta.get("plateocr_temperature", "1.0"))), onnx_session=session,
-                   source=str(path), tta=DEFAULT_TTA if tta is None else tta,
-                   deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew)
+        arch_members(meta["plateocr_arch"])  # an arch this plateocr does not know: one clear line
+        return cls(
+            None,
+            Tokenizer(meta["plateocr_alphabet"]),
+            meta["plateocr_arch"],
+            decoder,
+            onnx_session=session,
+            source=str(path),
+            tta=meta.get("plateocr_tta", "none") if tta is None else tta,
+            deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew,
+            temperature=float(meta.get("plateocr_temperature", "1.0")),
+        )
 
     # -- model and decoding -------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,7 +227,9 @@ class PlateReader:
         texts = decode(log_probs, self.tokenizer, self.temperature)
         types = type_logits.argmax(-1).tolist()
         paths = paths or [None] * len(texts)
-        return [PlateResult(t, c, PLATE_TYPES[k], p) for (t, c), k, p in zip(texts, types, paths)]
+        return [
+            PlateResult(t, c, PLATE_TYPES[k], p, valid=is_valid_plate(t)) for (t, c), k, p in zip(texts, types, paths)
+        ]
 
     def read_prepared(self, crops: np.ndarray | torch.Tensor, paths=None) -> list[PlateResult]:
         """Read a batch of crops already prepared by `images.prepare_crop` (B×H×W×3 uint8)."""
@@ -181,15 +244,16 @@ class PlateReader:
         if isinstance(x, (list, tuple)):
             out: list[PlateResult] = []
             for start in range(0, len(x), batch_size):
-                chunk = x[start:start + batch_size]
+                chunk = x[start : start + batch_size]
                 crops = np.stack([prepare_crop(to_pil(item), self.input_size, self.deskew) for item in chunk])
                 paths = [str(i) if isinstance(i, (str, Path)) else None for i in chunk]
                 out += self.read_prepared(crops, paths)
             return out
         return self.read([x])[0]
 
-    def read_files(self, paths: Iterable[str | Path], batch_size: int = 64, workers: int = 0,
-                   vertices=None) -> Iterator[PlateResult]:
+    def read_files(
+        self, paths: Iterable[str | Path], batch_size: int = 64, workers: int = 0, vertices=None
+    ) -> Iterator[PlateResult]:
         """Read image files in order, decoding them in `workers` processes; unreadable files
         give a result with `.error` set instead of stopping the run.
 
@@ -197,15 +261,21 @@ class PlateReader:
         bottom-right, bottom-left, top-left, top-right), warped to an upright crop before reading.
         """
         from torch.utils.data import DataLoader
+
         files = [str(p) for p in paths]
         vertices = list(vertices) if vertices is not None else [None] * len(files)
         if len(vertices) != len(files):
             raise PlateOCRError(f"{len(files)} files but {len(vertices)} sets of vertices")
-        loader = DataLoader(_PreparedFiles(files, self.input_size, self.deskew, vertices), batch_size=batch_size,
-                            num_workers=workers, collate_fn=_collate_prepared)
+        loader = DataLoader(
+            _PreparedFiles(files, self.input_size, self.deskew, vertices),
+            batch_size=batch_size,
+            num_workers=workers,
+            collate_fn=_collate_prepared,
+        )
         for crops, batch_paths, errors in loader:
-            results = iter(self.read_prepared(crops, [p for p, e in zip(batch_paths, errors) if e is None])
-                           if len(crops) else [])
+            results = iter(
+                self.read_prepared(crops, [p for p, e in zip(batch_paths, errors) if e is None]) if len(crops) else []
+            )
             for p, e in zip(batch_paths, errors):
                 yield next(results) if e is None else PlateResult("", 0.0, "", p, e)
 
@@ -227,7 +297,7 @@ class _PreparedFiles(torch.utils.data.Dataset):
             return prepare_crop(image, self.input_size, self.deskew), self.files[i], None
         except ImageError as exc:
             return None, self.files[i], str(exc)
-        except ValueError as exc:   # corners that enclose no plate (three on a line)
+        except ValueError as exc:  # corners that enclose no plate (three on a line)
             return None, self.files[i], f"{self.files[i]}: {exc}"
 
 

@@ -13,6 +13,7 @@ package bundles (wide_sharp.pt, fast.pt) to DIR (default OUT/weights), never int
 package. Read one with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`; copying DIR's files
 into plateocr/weights/ in a source checkout makes them the defaults the wheel bundles.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,21 @@ from .train import train
 # as one, they make fewer errors than either; each costs about 12.5 minutes through both stages.
 MEMBERS = ("wide", "sharp")
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
-# bf16 autocast and NHWC convs (amp, channels_last) halve a CPU step with batch augmentation; a CPU
-# without bf16 units trains the same recipe, more slowly.
-PRETRAIN = dict(data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, cache=True,
-                batch_size=32, lr=2e-3, lr_schedule="cosine", threads=2, amp=True, channels_last=True)
+# bf16 autocast and NHWC convs (amp, channels_last) halve a CPU step with batch augmentation; on a
+# CPU without bf16 units `amp` trains in float32 (emulated bf16 would be ~10x slower there).
+PRETRAIN = dict(
+    data="synthetic",
+    epochs=10,
+    synthetic_train=40_000,
+    synthetic_val=2_000,
+    cache=True,
+    batch_size=32,
+    lr=2e-3,
+    lr_schedule="cosine",
+    threads=2,
+    amp=True,
+    channels_last=True,
+)
 # The sharp member's stage 1 also trains on deskewed synthetic crops (the wide one's does not): two
 # members that learnt from differently prepared crops err on different plates. Cross-validated over
 # three splits (before the renderer's Chinese characters were drawn bold), 0.9818 exact, CER 0.0039,
@@ -51,19 +63,38 @@ def pretrain_params(arch: str) -> dict:
     """Stage 1's parameters for one member arch."""
     return {**PRETRAIN, **PRETRAIN_BY_ARCH.get(arch, {})}
 
+
 # Stage 2: the few real plates are repeated (each copy augmented afresh) so they are not drowned by
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
 # Its crops, real and synthetic, are deskewed as the reader then deskews them (plateocr.deskew):
 # 0.9801 of the plates cross-validated (three splits), against 0.9768 when only the reading deskewed.
-FINETUNE = dict(epochs=30, real_repeat=4, mix_synthetic=2_000, cache=True, batch_size=32, lr=1e-3,
-                lr_schedule="cosine", threads=2, amp=True, channels_last=True, deskew=True)
+FINETUNE = dict(
+    epochs=30,
+    real_repeat=4,
+    mix_synthetic=2_000,
+    cache=True,
+    batch_size=32,
+    lr=1e-3,
+    lr_schedule="cosine",
+    threads=2,
+    amp=True,
+    channels_last=True,
+    deskew=True,
+)
 # The fast default reader: one small network read once per plate, no deskewing, distilled from the
 # accurate ensemble. It trains on the crops detectors cut and, in stage 2, on real blue plates
 # redrawn in the other plate colours, so one model serves speed, breadth and robustness.
 STUDENT = "fast"
 STUDENT_PRETRAIN = dict(PRETRAIN, detector_crops=True)
-STUDENT_FINETUNE = dict(FINETUNE, deskew=False, detector_crops=True, recolour_p=0.3, teacher_tta="none",
-                        distill_weight=1.0, distill_temperature=2.0)
+STUDENT_FINETUNE = dict(
+    FINETUNE,
+    deskew=False,
+    detector_crops=True,
+    recolour_p=0.3,
+    teacher_tta="none",
+    distill_weight=1.0,
+    distill_temperature=2.0,
+)
 # How each shipped model reads by default: its views, and the temperature that makes its confidence
 # a probability (fitted by `bench/accuracy.py` on held-out reads of the same recipe; see
 # plateocr.calibration).
@@ -75,7 +106,7 @@ SHIPPED_STAGE2 = "last.pt"
 SHIPPED = MODELS["fast"]
 SHIPPED_ACCURATE = MODELS["accurate"]
 for _params in (PRETRAIN, FINETUNE, STUDENT_PRETRAIN, STUDENT_FINETUNE, *PRETRAIN_BY_ARCH.values()):
-    check_keys(_params)   # a misspelt parameter fails on import, not after a 17-minute stage
+    check_keys(_params)  # a misspelt parameter fails on import, not after a 17-minute stage
 
 
 def slim_payload(checkpoint: Path) -> dict:
@@ -104,8 +135,11 @@ def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
         writer = csv.writer(f)
         writer.writerow(["path", "label"])
         writer.writerows((Path(r.path).resolve(), r.label) for r in kept)
-    print(f"stage 2 trains on {len(kept)} of {len(records)} real plates ({len(records) - len(kept)} held out "
-          f"in {hold_out})", file=sys.stderr)
+    print(
+        f"stage 2 trains on {len(kept)} of {len(records)} real plates ({len(records) - len(kept)} held out "
+        f"in {hold_out})",
+        file=sys.stderr,
+    )
     return str(manifest)
 
 
@@ -114,24 +148,44 @@ def main(argv=None) -> int:
     parser.add_argument("--real", required=True, help="real labelled crops for stage 2")
     parser.add_argument("--out", default="runs/recipe")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ship", nargs="?", const="", metavar="DIR",
-                        help=f"also write the results as {SHIPPED_ACCURATE.name} (the ensemble) and {SHIPPED.name} "
-                             "(the student), the names the package bundles, to DIR (default OUT/weights)")
-    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
-                        help="change a training parameter in every stage (for ablations; "
-                             "python -m plateocr train --help lists them)")
+    parser.add_argument(
+        "--ship",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help=f"also write the results as {SHIPPED_ACCURATE.name} (the ensemble) and {SHIPPED.name} "
+        "(the student), the names the package bundles, to DIR (default OUT/weights)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="change a training parameter in every stage (for ablations; python -m plateocr train --help lists them)",
+    )
     parser.add_argument("--pretrain-only", action="store_true", help="stop after stage 1")
-    parser.add_argument("--finetune-only", action="store_true",
-                        help="skip stage 1: fine-tune from the stage-1 checkpoints already in --out")
-    parser.add_argument("--members", metavar="ARCH,ARCH", default=",".join(MEMBERS),
-                        help="train each of these archs through both stages and join them as the accurate "
-                             f"ensemble (default {','.join(MEMBERS)}; one arch, e.g. wide, gives a single model)")
-    parser.add_argument("--student", default=STUDENT,
-                        help=f"arch of the fast single-view reader distilled from the ensemble (default {STUDENT}; "
-                             "'none': no student)")
-    parser.add_argument("--keep-sample-in-training", action="store_true",
-                        help="also fine-tune on the real plates bundled as the demo sample (by default they "
-                             "are held out, so the sample scores unseen plates)")
+    parser.add_argument(
+        "--finetune-only",
+        action="store_true",
+        help="skip stage 1: fine-tune from the stage-1 checkpoints already in --out",
+    )
+    parser.add_argument(
+        "--members",
+        metavar="ARCH,ARCH",
+        default=",".join(MEMBERS),
+        help="train each of these archs through both stages and join them as the accurate "
+        f"ensemble (default {','.join(MEMBERS)}; one arch, e.g. wide, gives a single model)",
+    )
+    parser.add_argument(
+        "--student",
+        default=STUDENT,
+        help=f"arch of the fast single-view reader distilled from the ensemble (default {STUDENT}; 'none': no student)",
+    )
+    parser.add_argument(
+        "--keep-sample-in-training",
+        action="store_true",
+        help="also fine-tune on the real plates bundled as the demo sample (by default they "
+        "are held out, so the sample scores unseen plates)",
+    )
     args = parser.parse_args(argv)
     if args.ship is not None and args.pretrain_only:
         parser.error("--ship needs stage 2: drop --pretrain-only")
@@ -139,20 +193,23 @@ def main(argv=None) -> int:
         parser.error("--pretrain-only and --finetune-only leave nothing to do together")
     out, changes = Path(args.out), parse_overrides(args.set)
     if not args.pretrain_only:
-        detect_layout(args.real)   # a wrong path fails now, not after the 17-minute first stage
+        detect_layout(args.real)  # a wrong path fails now, not after the 17-minute first stage
     # One member: out/pretrain and out/finetune; several: out/pretrain_ARCH, out/finetune_ARCH
     members = [{"arch": a.strip()} for a in args.members.split(",")]
     student = [] if args.student == "none" else [{"arch": args.student}]
     folder = lambda stage, member: out / (f"{stage}_{member['arch']}" if len(members + student) > 1 else stage)
     stage = lambda params, member, **where: TrainConfig.from_dict(
-        {**params, **changes, **member, **where, "seed": args.seed})
+        {**params, **changes, **member, **where, "seed": args.seed}
+    )
     pretrain = lambda member, **where: stage(
-        STUDENT_PRETRAIN if member in student else pretrain_params(member["arch"]), member, **where)
+        STUDENT_PRETRAIN if member in student else pretrain_params(member["arch"]), member, **where
+    )
     for member in members + student:
-        pretrain(member).validate()   # a bad arch or --set fails now, not after a first stage
+        pretrain(member).validate()  # a bad arch or --set fails now, not after a first stage
         if args.finetune_only and not (folder("pretrain", member) / "best.pt").is_file():
             raise PlateOCRError(f"--finetune-only: no stage-1 checkpoint {folder('pretrain', member) / 'best.pt'}")
-    minutes, start = {}, time.time()
+    minutes: dict[str, float] = {}
+    start = time.time()
     lap = lambda name: minutes.update({name: round((time.time() - start) / 60 - sum(minutes.values()), 1)})
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
     for member in members + student if not args.finetune_only else ():
@@ -163,14 +220,34 @@ def main(argv=None) -> int:
         return 0
     real = real_training_data(args.real, out, None if args.keep_sample_in_training else SAMPLE_DIR)
     for member in members:
-        train(stage(FINETUNE, member, data=real, out=str(folder("finetune", member)),
-                    init_checkpoint=str(folder("pretrain", member) / "best.pt")), overwrite=True, progress=False)
-    accurate = ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], out / "accurate.pt",
-                    READING["accurate"])
+        train(
+            stage(
+                FINETUNE,
+                member,
+                data=real,
+                out=str(folder("finetune", member)),
+                init_checkpoint=str(folder("pretrain", member) / "best.pt"),
+            ),
+            overwrite=True,
+            progress=False,
+        )
+    accurate = ship(
+        [folder("finetune", member) / SHIPPED_STAGE2 for member in members], out / "accurate.pt", READING["accurate"]
+    )
     lap("finetune_min")
-    for member in student:   # distilled from the ensemble just trained, on the same real plates
-        train(stage(STUDENT_FINETUNE, member, data=real, out=str(folder("finetune", member)), teacher=str(accurate),
-                    init_checkpoint=str(folder("pretrain", member) / "best.pt")), overwrite=True, progress=False)
+    for member in student:  # distilled from the ensemble just trained, on the same real plates
+        train(
+            stage(
+                STUDENT_FINETUNE,
+                member,
+                data=real,
+                out=str(folder("finetune", member)),
+                teacher=str(accurate),
+                init_checkpoint=str(folder("pretrain", member) / "best.pt"),
+            ),
+            overwrite=True,
+            progress=False,
+        )
         ship([folder("finetune", member) / SHIPPED_STAGE2], out / "fast.pt", READING["fast"])
     lap("student_min")
     minutes["total_min"] = round((time.time() - start) / 60, 1)
@@ -187,6 +264,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except PlateOCRError as error:   # a bad --set or data path: one line, as in the CLI
+    except PlateOCRError as error:  # a bad --set or data path: one line, as in the CLI
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

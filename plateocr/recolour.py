@@ -14,6 +14,7 @@ glyph shapes in both polarities. One implementation serves both: whole batches i
 >>> bool(green[8:16, 10:20].mean() < green[:, 40:].mean())   # characters darker than the plate
 True
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,9 @@ def recolour_batch(images: torch.Tensor, colours: list[str]) -> torch.Tensor:
     unknown = sorted(set(colours) - set(PLATE_COLOURS))
     if unknown:
         raise ValueError(f"unknown plate colour {unknown[0]!r}: choose one of {', '.join(RECOLOURED)}")
-    table = lambda part: torch.tensor([PLATE_COLOURS[c][part] for c in colours], dtype=images.dtype,
-                                      device=images.device)[:, :, None, None]
+    table = lambda part: torch.tensor(
+        [PLATE_COLOURS[c][part] for c in colours], dtype=images.dtype, device=images.device
+    )[:, :, None, None]
     h = images.shape[2]
     t = torch.linspace(0.0, 1.0, h, dtype=images.dtype, device=images.device)[None, None, :, None]
     background = (1 - t) * table("top") + t * table("bottom")
@@ -85,7 +87,7 @@ def recolour_batch(images: torch.Tensor, colours: list[str]) -> torch.Tensor:
 
 
 def _as_batch(crop: np.ndarray) -> torch.Tensor:
-    return torch.tensor(crop, dtype=torch.float32).permute(2, 0, 1)[None]   # a copy: crops may be read-only
+    return torch.tensor(crop, dtype=torch.float32).permute(2, 0, 1)[None]  # a copy: crops may be read-only
 
 
 def character_mask(crop: np.ndarray) -> np.ndarray:
@@ -105,8 +107,9 @@ def recolour_image(image: Image.Image, colour: str) -> Image.Image:
     return Image.fromarray(recolour(np.asarray(image.convert("RGB")), colour))
 
 
-def recolour_blue_plates(images: torch.Tensor, plate_types: torch.Tensor, p: float,
-                         blue: int, type_of_colour: dict[str, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def recolour_blue_plates(
+    images: torch.Tensor, plate_types: torch.Tensor, p: float, blue: int, type_of_colour: dict[str, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Training batches: each blue plate redrawn, with probability p, as a green, yellow or white one
     (drawn from torch's global RNG), and its plate-type target changed to match what it now shows."""
     chosen = torch.nonzero((plate_types.cpu() == blue) & (torch.rand(len(plate_types)) < p)).flatten()

@@ -7,6 +7,7 @@ it are relative to the repository root. 02_train also takes every TrainConfig fi
 `recipe_stage: pretrain|finetune` starts them from that stage of the recipe; every name is checked
 before anything runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,6 +51,7 @@ def notebook_parameters(name: str, section: dict, declared: set[str]) -> dict:
 
     from .config import TrainConfig
     from .recipe import FINETUNE, PRETRAIN
+
     params = dict(section)
     stage = params.pop("recipe_stage", None)
     stages = {"pretrain": PRETRAIN, "finetune": FINETUNE}
@@ -60,22 +62,25 @@ def notebook_parameters(name: str, section: dict, declared: set[str]) -> dict:
     takes = declared | ({f.name for f in fields(TrainConfig)} if name == TRAINING_NOTEBOOK else set())
     unknown = sorted(set(params) - takes)
     if unknown:
-        raise PlateOCRError(f"{name}: unknown parameter(s) {', '.join(unknown)} (its parameters cell"
-                            + (" and TrainConfig's fields)" if name == TRAINING_NOTEBOOK else ")"))
+        raise PlateOCRError(
+            f"{name}: unknown parameter(s) {', '.join(unknown)} (its parameters cell"
+            + (" and TrainConfig's fields)" if name == TRAINING_NOTEBOOK else ")")
+        )
     return params
 
 
 def run_reports(params_file: Path, out: Path) -> dict:
     import papermill
     import yaml
+
     spec = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
     common = spec.get("common", {})
-    declared = {name: set(papermill.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb")))
-                for name in NOTEBOOKS}
-    sections = {name: notebook_parameters(name, {**common, **(spec.get(name) or {})}, declared[name])
-                for name in NOTEBOOKS}   # a wrong name fails before the 20-minute run
+    declared = {name: set(papermill.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb"))) for name in NOTEBOOKS}
+    sections = {
+        name: notebook_parameters(name, {**common, **(spec.get(name) or {})}, declared[name]) for name in NOTEBOOKS
+    }  # a wrong name fails before the 20-minute run
     out.mkdir(parents=True, exist_ok=True)
-    for name in NOTEBOOKS:   # regenerate from scratch: nothing of an earlier run survives
+    for name in NOTEBOOKS:  # regenerate from scratch: nothing of an earlier run survives
         for stale in (out / f"{name}.ipynb", out / f"{name}.html"):
             stale.unlink(missing_ok=True)
         shutil.rmtree(out / name, ignore_errors=True)
@@ -85,10 +90,18 @@ def run_reports(params_file: Path, out: Path) -> dict:
         executed = out / f"{name}.ipynb"
         print(f"running {name} with {json.dumps(params, ensure_ascii=False)}", flush=True)
         start = time.time()
-        papermill.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(executed),
-                                   parameters=params, cwd=str(REPO / "notebooks"), progress_bar=False)
-        subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
-                       check=True, capture_output=True)
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / f"{name}.ipynb"),
+            str(executed),
+            parameters=params,
+            cwd=str(REPO / "notebooks"),
+            progress_bar=False,
+        )
+        subprocess.run(
+            [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(executed)],
+            check=True,
+            capture_output=True,
+        )
         timings[name] = round(time.time() - start, 1)
         print(f"  {name}: {timings[name]} s", flush=True)
     (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
@@ -102,7 +115,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         run_reports(args.params, args.out)
-    except PlateOCRError as error:   # an unknown training parameter in the file: one line
+    except PlateOCRError as error:  # an unknown training parameter in the file: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -12,41 +12,71 @@ plate is drawn clean (`render_clean`, 1 px per mm) and then degraded like a CCPD
 >>> is_valid_plate(label), plate_type in PLATE_TYPES, image.mode
 (True, True, 'RGB')
 """
+
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from torch.utils.data import Dataset
 
-from .alphabet import (ALNUM, CROSS_BORDER, DIGITS, DIPLOMATIC, ENERGY, LEARNER, PLATE_LETTERS, PLATE_TYPES, POLICE,
-                       PROVINCES, TRAILER, TYPE_FORMATS, is_valid_plate, plate_format)
+from .alphabet import (
+    ALNUM,
+    CROSS_BORDER,
+    DIGITS,
+    DIPLOMATIC,
+    ENERGY,
+    LEARNER,
+    PLATE_LETTERS,
+    PLATE_TYPES,
+    POLICE,
+    PROVINCES,
+    TRAILER,
+    TYPE_FORMATS,
+    plate_format,
+)
 from .errors import PlateOCRError
 from .fonts import PLATE_FONT, font_path
 from .synth_degrade import degrade
 
 # Seeds of held-out synthetic sets, far from the small seeds (and seed + train.VAL_SEED_OFFSET) training renders with.
-EVAL_SEED = 424_242          # evaluation plates of every type (evaluation.records_for, notebook 03)
+EVAL_SEED = 424_242  # evaluation plates of every type (evaluation.records_for, notebook 03)
 TYPE_BENCH_SEED = 9_999_991  # bench/plate_types.py: the same number of plates of each type
-DEFAULT_TYPE_WEIGHTS = {"blue": 0.55, "green": 0.15, "yellow": 0.12, "yellow_double": 0.08,
-                        "white": 0.05, "black": 0.05}
+DEFAULT_TYPE_WEIGHTS = {
+    "blue": 0.55,
+    "green": 0.15,
+    "yellow": 0.12,
+    "yellow_double": 0.08,
+    "white": 0.05,
+    "black": 0.05,
+}
 # Noto Sans CJK, emboldened, is closest to the condensed plate lettering (plain 1, open 4, no slashed 0);
 # SimHei, a second look, keeps the model from learning one font's quirks.
 FONTS = {"noto": "NotoSansCJKsc-Regular.otf", "simhei": PLATE_FONT}
-STROKES = {"noto": (2, 3, 4), "simhei": (0, 1, 2)}   # outline px at 100 px/em for weights 0, 1, 2
+STROKES = {"noto": (2, 3, 4), "simhei": (0, 1, 2)}  # outline px at 100 px/em for weights 0, 1, 2
 CLEAN_STYLE = ("noto", 1)
 
 # Mid colours (RGB) and how far a physical plate, its paint and its age move them.
-PLATE_RGB = {"blue": (15, 75, 190), "yellow": (230, 185, 25), "yellow_double": (230, 185, 25),
-             "white": (235, 236, 232), "black": (22, 24, 28)}
-PLATE_SPREAD = {"blue": (15, 35, 40), "yellow": (20, 20, 25), "yellow_double": (20, 20, 25),
-                "white": (15, 15, 15), "black": (15, 15, 15)}
+PLATE_RGB = {
+    "blue": (15, 75, 190),
+    "yellow": (230, 185, 25),
+    "yellow_double": (230, 185, 25),
+    "white": (235, 236, 232),
+    "black": (22, 24, 28),
+}
+PLATE_SPREAD = {
+    "blue": (15, 35, 40),
+    "yellow": (20, 20, 25),
+    "yellow_double": (20, 20, 25),
+    "white": (15, 15, 15),
+    "black": (15, 15, 15),
+}
 DARK_INK, LIGHT_INK, POLICE_RED = (18, 18, 18), (245, 245, 245), (205, 20, 25)
 LIGHT_INK_TYPES = ("blue", "black")
-HK_MACAU_PREFIX = "粤Z"   # Guangdong's cross-border plates for Hong Kong and Macau vehicles
+HK_MACAU_PREFIX = "粤Z"  # Guangdong's cross-border plates for Hong Kong and Macau vehicles
 
 
 class SynthError(PlateOCRError, ValueError):
@@ -55,8 +85,10 @@ class SynthError(PlateOCRError, ValueError):
 
 # -- labels ------------------------------------------------------------------------------------
 def _alnum(rng, n: int, letter_p: float = 0.3) -> str:
-    return "".join(PLATE_LETTERS[rng.integers(len(PLATE_LETTERS))] if rng.random() < letter_p
-                   else DIGITS[rng.integers(10)] for _ in range(n))
+    return "".join(
+        PLATE_LETTERS[rng.integers(len(PLATE_LETTERS))] if rng.random() < letter_p else DIGITS[rng.integers(10)]
+        for _ in range(n)
+    )
 
 
 def _pick(rng, weights: dict[str, float], allowed, what: str) -> str:
@@ -70,8 +102,9 @@ def _pick(rng, weights: dict[str, float], allowed, what: str) -> str:
     return keys[int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))]
 
 
-def random_plate(rng: np.random.Generator, plate_type: str | None = None,
-                 province_weights: dict[str, float] | None = None) -> tuple[str, str]:
+def random_plate(
+    rng: np.random.Generator, plate_type: str | None = None, province_weights: dict[str, float] | None = None
+) -> tuple[str, str]:
     """A valid plate text and its type; provinces are uniform unless weights are given.
 
     >>> label, kind = random_plate(np.random.default_rng(0))
@@ -86,19 +119,22 @@ def random_plate(rng: np.random.Generator, plate_type: str | None = None,
     if plate_type not in PLATE_TYPES:
         raise SynthError(f"unknown plate type {plate_type!r}: choose one of {', '.join(PLATE_TYPES)}")
     # Uniform by default: real data is mostly one province, so the rare ones must come from here.
-    province = (_pick(rng, province_weights, PROVINCES, "province") if province_weights
-                else PROVINCES[rng.integers(len(PROVINCES))])
+    province = (
+        _pick(rng, province_weights, PROVINCES, "province")
+        if province_weights
+        else PROVINCES[rng.integers(len(PROVINCES))]
+    )
     letter = PLATE_LETTERS[rng.integers(len(PLATE_LETTERS))]
     if plate_type == "blue":
         label = province + letter + _alnum(rng, 5)
     elif plate_type == "green":
         energy = ENERGY[rng.integers(2)]
-        if rng.random() < 0.8:   # small car: D/F first, then five with at most two letters
+        if rng.random() < 0.8:  # small car: D/F first, then five with at most two letters
             serial = list(_alnum(rng, 5, 0.0))
             for pos in rng.choice(5, size=rng.choice(3, p=[0.5, 0.35, 0.15]), replace=False):
                 serial[pos] = PLATE_LETTERS[rng.integers(len(PLATE_LETTERS))]
             label = province + letter + energy + "".join(serial)
-        else:                    # large vehicle: five digits, then D/F
+        else:  # large vehicle: five digits, then D/F
             label = province + letter + _alnum(rng, 5, 0.0) + energy
     elif plate_type in ("yellow", "yellow_double"):
         r = rng.random()
@@ -107,14 +143,17 @@ def random_plate(rng: np.random.Generator, plate_type: str | None = None,
     elif plate_type == "white":
         label = province + letter + _alnum(rng, 4) + POLICE
     else:  # black: Hong Kong / Macau cross-border plates, a few embassy and consulate ones
-        label = (HK_MACAU_PREFIX + _alnum(rng, 4) + CROSS_BORDER[rng.integers(2)] if rng.random() < 0.8
-                 else province + letter + _alnum(rng, 4) + DIPLOMATIC[rng.integers(2)])
+        label = (
+            HK_MACAU_PREFIX + _alnum(rng, 4) + CROSS_BORDER[rng.integers(2)]
+            if rng.random() < 0.8
+            else province + letter + _alnum(rng, 4) + DIPLOMATIC[rng.integers(2)]
+        )
     assert plate_format(label) in TYPE_FORMATS[plate_type], (label, plate_type)
     return label, plate_type
 
 
 # -- clean rendering ---------------------------------------------------------------------------
-@lru_cache(maxsize=None)
+@cache
 def _font(name: str) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(FONTS[name])), 100)
 
@@ -140,7 +179,7 @@ def _drawn_glyph(char: str, w: int, h: int, weight: int) -> Image.Image:
         draw.line(((0.94 * big_w - half, half), (0.36 * big_w, waist + half)), fill=255, width=stroke)
         draw.line(((0.36 * big_w, waist + half), (0.52 * big_w, waist + half)), fill=255, width=stroke)
         draw.arc((0.06 * big_w, waist, 0.94 * big_w + half, big_h - 1), -90, 150, fill=255, width=stroke)
-    else:   # M
+    else:  # M
         draw.rectangle((0, 0, stroke, big_h), fill=255)
         draw.rectangle((big_w - stroke, 0, big_w, big_h), fill=255)
         vertex = (big_w / 2, 0.62 * big_h)
@@ -161,18 +200,18 @@ def _glyph(char: str, w: int, h: int, font: str, weight: int) -> Image.Image:
     # so Chinese characters get one step less emboldening than letters and digits.
     stroke = max(0, STROKES[font][weight] - (char not in ALNUM))
     canvas = Image.new("L", (200, 200), 0)
-    ImageDraw.Draw(canvas).text((40, 30), char, font=_font(font), fill=255,
-                                stroke_width=stroke, stroke_fill=255)
+    ImageDraw.Draw(canvas).text((40, 30), char, font=_font(font), fill=255, stroke_width=stroke, stroke_fill=255)
     ink = canvas.crop(canvas.getbbox())
     natural_w = round(ink.width * h / ink.height)
-    if natural_w < 0.6 * w:   # 1 stays a narrow bar centred in its slot, as on real plates
+    if natural_w < 0.6 * w:  # 1 stays a narrow bar centred in its slot, as on real plates
         slot = Image.new("L", (w, h), 0)
         slot.paste(ink.resize((max(1, natural_w), h), Image.Resampling.LANCZOS), ((w - natural_w) // 2, 0))
         return slot
     if char in ALNUM:
         return ink.resize((w, h), Image.Resampling.LANCZOS)
     return _widen_strokes(ink.resize((4 * w, 4 * h), Image.Resampling.LANCZOS), weight).resize(
-        (w, h), Image.Resampling.BOX)
+        (w, h), Image.Resampling.BOX
+    )
 
 
 def _widen_strokes(ink: Image.Image, weight: int) -> Image.Image:
@@ -194,11 +233,11 @@ def _widen_strokes(ink: Image.Image, weight: int) -> Image.Image:
 
 def _layout(label: str, plate_type: str):
     """Plate size (mm), each character's box (x, y, w, h) and the separator dots (x, y, r), in mm."""
-    if plate_type == "yellow_double":   # rear plate: province and letter above, five below
+    if plate_type == "yellow_double":  # rear plate: province and letter above, five below
         upper = [(110, 15, 80, 60), (250, 15, 80, 60)]
         lower = [(27.5 + i * 80, 90, 65, 110) for i in range(5)]
         return (440, 220), upper + lower, [(220, 45, 5)]
-    if len(label) == 8:   # new energy: 43 mm characters, a wide gap after the letter but no dot
+    if len(label) == 8:  # new energy: 43 mm characters, a wide gap after the letter but no dot
         xs = [15.5, 70.5] + [146.5 + i * 55 for i in range(6)]
         return (480, 140), [(x, 25, 43, 90) for x in xs], []
     # 45 mm characters 12 mm apart, a 34 mm gap with a 10 mm dot after the letter
@@ -210,17 +249,18 @@ def _background(label: str, plate_type: str, size: tuple[int, int], rgb) -> Imag
     w, h = size
     if plate_type != "green":
         return Image.new("RGB", size, rgb)
-    if label[-1] in ENERGY:   # large new-energy plate: yellow behind the province, green after it
+    if label[-1] in ENERGY:  # large new-energy plate: yellow behind the province, green after it
         t = 1 / (1 + np.exp(-(np.linspace(0, 1, w) - 0.3) * 40))
         row = np.array([235, 200, 40]) * (1 - t[:, None]) + np.array(rgb) * t[:, None]
         return Image.fromarray(np.broadcast_to(row[None], (h, w, 3)).astype(np.uint8))
-    t = np.linspace(0, 1, h)[:, None] ** 0.8   # small car: near-white at the top fading to green
+    t = np.linspace(0, 1, h)[:, None] ** 0.8  # small car: near-white at the top fading to green
     col = np.array([236, 246, 236]) * (1 - t) + np.array(rgb) * t
     return Image.fromarray(np.broadcast_to(col[:, None], (h, w, 3)).astype(np.uint8))
 
 
-def _draw(label: str, plate_type: str, scale: float, font: str, weight: int, plate_rgb, ink_rgb,
-          red_rgb=POLICE_RED) -> Image.Image:
+def _draw(
+    label: str, plate_type: str, scale: float, font: str, weight: int, plate_rgb, ink_rgb, red_rgb=POLICE_RED
+) -> Image.Image:
     """The plate at `scale` px per mm in the given style and colours."""
     (w_mm, h_mm), slots, dots = _layout(label, plate_type)
     size = (round(w_mm * scale), round(h_mm * scale))
@@ -228,8 +268,9 @@ def _draw(label: str, plate_type: str, scale: float, font: str, weight: int, pla
     draw = ImageDraw.Draw(plate)
     # The raised rim: a thin line in the character colour, inset from the plate's edge.
     inset, line = 3 * scale, max(1, round(2.5 * scale))
-    draw.rounded_rectangle((inset, inset, size[0] - 1 - inset, size[1] - 1 - inset), radius=8 * scale,
-                           outline=ink_rgb, width=line)
+    draw.rounded_rectangle(
+        (inset, inset, size[0] - 1 - inset, size[1] - 1 - inset), radius=8 * scale, outline=ink_rgb, width=line
+    )
     for x, y, r in dots:
         draw.ellipse(((x - r) * scale, (y - r) * scale, (x + r) * scale, (y + r) * scale), fill=ink_rgb)
     for char, (x, y, w, h) in zip(label, slots):
@@ -248,8 +289,10 @@ def _colours(plate_type: str, rng: np.random.Generator | None = None):
     if rng is None:
         return mid, ink
     plate = tuple(int(np.clip(m + rng.uniform(-s, s), 0, 255)) for m, s in zip(mid, spread))
-    ink = tuple(int(np.clip(c + rng.uniform(-25, 25) - (10 if c > 128 else 0), 0, 255)) for c in ink)
-    return plate, ink
+    return plate, tuple(int(np.clip(c + rng.uniform(-25, 25) - (10 if c > 128 else 0), 0, 255)) for c in ink)
+
+
+GREEN_WEIGHTS = [0.75, 0.25, 0.0]
 
 
 def render_clean(label: str, plate_type: str) -> Image.Image:
@@ -272,7 +315,8 @@ def render_plate(label: str, plate_type: str, rng: np.random.Generator) -> Image
     True
     """
     font = "noto" if rng.random() < 0.7 else "simhei"
-    weight = int(rng.choice(3, p=[0.3, 0.45, 0.25]))
+    # Real new-energy plates have thin, narrow black characters; the other types bolder ones.
+    weight = int(rng.choice(3, p=GREEN_WEIGHTS if plate_type == "green" else [0.3, 0.45, 0.25]))
     plate_rgb, ink_rgb = _colours(plate_type, rng)
     red = (int(rng.uniform(170, 235)), int(rng.uniform(0, 50)), int(rng.uniform(0, 50)))
     # Half a pixel per mm is still about twice what the final crop holds, and 4x cheaper than 1 px/mm.

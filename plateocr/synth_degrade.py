@@ -10,6 +10,7 @@ strength from the sample's own generator, so a seed still fixes the image.
 >>> crop.mode, 90 <= crop.width <= 150
 ('RGB', True)
 """
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,7 @@ from .geometry import homography, pil_perspective
 
 # Single-row crops keep width/height above images.DOUBLE_ROW_MAX_ASPECT (2.5), double-row below.
 SINGLE_ASPECT, DOUBLE_ASPECT = (2.8, 4.3), (1.6, 2.3)
-MOTION_KERNEL = [0.0] * 10 + [0.2] * 5 + [0.0] * 10   # 5x5, horizontal: a car moving past
+MOTION_KERNEL = [0.0] * 10 + [0.2] * 5 + [0.0] * 10  # 5x5, horizontal: a car moving past
 
 
 def degrade(plate: Image.Image, rng: np.random.Generator, double_row: bool = False) -> Image.Image:
@@ -41,7 +42,7 @@ def _wear(plate: Image.Image, rng) -> Image.Image:
         r = h * 0.035
         colour = tuple(int(v) for v in rng.uniform(60, 200, 3))
         for x in (rng.uniform(0.2, 0.3), rng.uniform(0.7, 0.8)):
-            for y in ((0.09, 0.91) if rng.random() < 0.5 else (0.09,)):
+            for y in (0.09, 0.91) if rng.random() < 0.5 else (0.09,):
                 draw.ellipse((x * w - r, y * h - r, x * w + r, y * h + r), fill=colour)
     if rng.random() < 0.25:
         for _ in range(rng.integers(1, 5)):
@@ -63,7 +64,7 @@ def _mount(plate: Image.Image, rng):
     shade = rng.normal(0, rng.uniform(5, 50), (3, 4, 1)) + rng.normal(0, 6, (3, 4, 3))
     field = np.clip(base + shade, 0, 255).astype(np.uint8)
     canvas = Image.fromarray(field).resize(size, Image.Resampling.BILINEAR)
-    if rng.random() < 0.45:   # plate holder: black plastic or chrome
+    if rng.random() < 0.45:  # plate holder: black plastic or chrome
         t = rng.uniform(0.03, 0.12) * h
         holder = tuple(int(v) for v in (rng.uniform(10, 50, 3) if rng.random() < 0.7 else rng.uniform(140, 210, 3)))
         ImageDraw.Draw(canvas).rectangle((pad_x - t, pad_y - t, pad_x + w + t, pad_y + h + t), fill=holder)
@@ -77,7 +78,7 @@ def _camera(canvas: Image.Image, offset, plate_size, background, rng, double_row
     corners = np.array([[-w, -h], [w, -h], [w, h], [-w, h]], float) / 2
     # Where the plate's corners land in the photo: rotation, the italic look of a camera to one
     # side, one end nearer than the other, and a little corner-by-corner jitter.
-    spread = 2.0 if double_row else (8.0 if rng.random() < 0.2 else 3.0)   # a fifth steeply tilted
+    spread = 2.0 if double_row else (8.0 if rng.random() < 0.2 else 3.0)  # a fifth steeply tilted
     angle = np.deg2rad(np.clip(rng.normal(0, spread), -15, 15))
     rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     shear = np.array([[1, rng.normal(0, 0.12)], [rng.normal(0, 0.03), 1]])
@@ -97,12 +98,13 @@ def _camera(canvas: Image.Image, offset, plate_size, background, rng, double_row
     to_photo = np.array([[(x1 - x0) / big[0], 0, x0], [0, (y1 - y0) / big[1], y0], [0, 0, 1]])
     to_canvas = np.array([[1, 0, offset[0] + w / 2], [0, 1, offset[1] + h / 2], [0, 0, 1]])
     m = to_canvas @ np.linalg.inv(homography(corners, photo)) @ to_photo
-    view = canvas.transform(big, Image.Transform.PERSPECTIVE, pil_perspective(m),
-                            Image.Resampling.BILINEAR, fillcolor=background)
+    view = canvas.transform(
+        big, Image.Transform.PERSPECTIVE, pil_perspective(m), Image.Resampling.BILINEAR, fillcolor=background
+    )
     if rng.random() < 0.12:
         view = view.filter(ImageFilter.Kernel((5, 5), MOTION_KERNEL))
     view = view.reduce(2)
-    if rng.random() < 0.6:   # focus and the photo's own downscaling, at the final size (4x cheaper)
+    if rng.random() < 0.6:  # focus and the photo's own downscaling, at the final size (4x cheaper)
         view = view.filter(ImageFilter.GaussianBlur(rng.uniform(0.15, 0.9)))
     return view
 
@@ -117,7 +119,7 @@ def _sensor(crop: Image.Image, rng) -> Image.Image:
     ramp = xx * np.cos(phi) + yy * np.sin(phi)
     if rng.random() < 0.6:
         arr *= (1 + rng.uniform(0.1, 0.8) * ramp)[..., None]
-    if rng.random() < 0.1:   # a hard shadow edge across the plate
+    if rng.random() < 0.1:  # a hard shadow edge across the plate
         arr *= np.where(ramp > rng.uniform(-0.3, 0.3), rng.uniform(0.35, 0.75), 1.0)[..., None]
     # Colour: a mild channel mix (blue plates range from navy to cyan and violet in CCPD) and gains.
     arr = arr @ (np.eye(3) + rng.normal(0, 0.05, (3, 3))).T.astype(np.float32)

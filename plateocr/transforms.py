@@ -11,6 +11,7 @@ training step of the wide CRNN.
 >>> tuple(out.shape), out.dtype, bool(out.min() >= 0 and out.max() <= 255)
 ((4, 3, 32, 96), torch.float32, True)
 """
+
 from __future__ import annotations
 
 import math
@@ -30,27 +31,28 @@ class BatchAugment:
     """Random affine (p_affine), colour jitter (p_colour) and 3×3 Gaussian blur (p_blur), per plate;
     optionally the crops a detector cuts: loose boxes (p_loose), rotated plates (p_rotate) and low
     resolution (p_lowres); see `detector_crops`."""
+
     degrees: float = 3.0
-    translate: tuple[float, float] = (0.03, 0.08)   # fraction of width, of height
+    translate: tuple[float, float] = (0.03, 0.08)  # fraction of width, of height
     scale: tuple[float, float] = (0.9, 1.06)
-    shear: tuple[float, float] = (4.0, 2.0)          # degrees along x, along y
+    shear: tuple[float, float] = (4.0, 2.0)  # degrees along x, along y
     p_affine: float = 0.7
     brightness: float = 0.4
     contrast: float = 0.4
     saturation: float = 0.4
-    hue: float = 0.02                                 # fraction of a turn: plate colours keep their type
+    hue: float = 0.02  # fraction of a turn: plate colours keep their type
     p_colour: float = 0.8
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     p_blur: float = 0.3
     p_loose: float = 0.0
-    loose_margin: tuple[float, float] = (0.02, 0.3)    # each side, as a fraction of the plate's size
+    loose_margin: tuple[float, float] = (0.02, 0.3)  # each side, as a fraction of the plate's size
     p_rotate: float = 0.0
-    rotate_degrees: float = 10.0                       # the box is then the one around the turned plate
+    rotate_degrees: float = 10.0  # the box is then the one around the turned plate
     p_lowres: float = 0.0
-    lowres_factors: tuple[int, ...] = (2, 3)           # downsampled by one of these, then read back up
+    lowres_factors: tuple[int, ...] = (2, 3)  # downsampled by one of these, then read back up
 
     @classmethod
-    def detector_crops(cls) -> "BatchAugment":
+    def detector_crops(cls) -> BatchAugment:
         """The standard draws plus what off-the-shelf detectors hand over: margins of up to 30 %,
         in-plane rotation up to 10°, half and third resolution."""
         return cls(p_loose=0.4, p_rotate=0.25, p_lowres=0.2)
@@ -72,9 +74,11 @@ class BatchAugment:
         resized back to the crop's size (as a reader resizes any box). The surround smears the
         plate's border outwards (no characters in it)."""
         b, _, h, w = x.shape
-        margins = torch.where((torch.rand(b) < self.p_loose)[:, None],
-                              torch.rand(b, 4) * (self.loose_margin[1] - self.loose_margin[0]) + self.loose_margin[0],
-                              torch.zeros(b, 4))
+        margins = torch.where(
+            (torch.rand(b) < self.p_loose)[:, None],
+            torch.rand(b, 4) * (self.loose_margin[1] - self.loose_margin[0]) + self.loose_margin[0],
+            torch.zeros(b, 4),
+        )
         angle = torch.deg2rad(self._draw(b, -self.rotate_degrees, self.rotate_degrees, self.p_rotate, 0.0, "cpu"))
         cos, sin = torch.cos(angle), torch.sin(angle)
         left, top, right, bottom = margins.unbind(1)
@@ -83,14 +87,20 @@ class BatchAugment:
         kx = 1 / ((1 + left + right) * (cos + h / w * sin.abs()))
         ky = 1 / ((1 + top + bottom) * (w / h * sin.abs() + cos))
         # The plate's centre sits (left - right) / 2 plate widths right of the box's.
-        centre = torch.stack([(left - right) / 2 / (1 + left + right) * w,
-                              (top - bottom) / 2 / (1 + top + bottom) * h], 1)
+        centre = torch.stack(
+            [(left - right) / 2 / (1 + left + right) * w, (top - bottom) / 2 / (1 + top + bottom) * h], 1
+        )
         rotate = torch.stack([cos, -sin, sin, cos], 1).view(b, 2, 2)
         forward = torch.stack([kx, ky], 1)[:, :, None] * rotate
         inverse = torch.linalg.inv(forward)
         half = torch.tensor([w / 2, h / 2])
-        theta = torch.cat([inverse * half[None, None, :] / half[None, :, None],
-                           (-inverse @ centre[:, :, None]) / half[None, :, None]], 2).to(x.device)
+        theta = torch.cat(
+            [
+                inverse * half[None, None, :] / half[None, :, None],
+                (-inverse @ centre[:, :, None]) / half[None, :, None],
+            ],
+            2,
+        ).to(x.device)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -128,8 +138,13 @@ class BatchAugment:
         # pixels about the centre, so rotation stays a rotation on a 3:1 crop), then rescale.
         half = torch.tensor([w / 2, h / 2], device=x.device)
         inverse = torch.linalg.inv(forward)
-        theta = torch.cat([inverse * half[None, None, :] / half[None, :, None],
-                           (-inverse @ torch.stack([tx, ty], 1)[:, :, None]) / half[None, :, None]], 2)
+        theta = torch.cat(
+            [
+                inverse * half[None, None, :] / half[None, :, None],
+                (-inverse @ torch.stack([tx, ty], 1)[:, :, None]) / half[None, :, None],
+            ],
+            2,
+        )
         identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], device=x.device).expand(b, 2, 3)
         theta = torch.where(applied[:, None, None], theta, identity)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
@@ -138,8 +153,9 @@ class BatchAugment:
     def _colour(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
         applied = torch.rand(b) < self.p_colour
-        factor = lambda spread: torch.where(applied, torch.rand(b) * 2 * spread + 1 - spread,
-                                            torch.ones(b)).to(x.device)[:, None, None, None]
+        factor = lambda spread: torch.where(applied, torch.rand(b) * 2 * spread + 1 - spread, torch.ones(b)).to(
+            x.device
+        )[:, None, None, None]
         brightness, contrast, saturation = factor(self.brightness), factor(self.contrast), factor(self.saturation)
         hue = torch.where(applied, (torch.rand(b) * 2 - 1) * self.hue, torch.zeros(b)).to(x.device)
         luma = torch.tensor(LUMA, device=x.device).view(1, 3, 1, 1)
@@ -161,7 +177,7 @@ class BatchAugment:
         # 3 taps of a Gaussian; sigma 0 (not blurred) gives the identity kernel (0, 1, 0).
         side = torch.exp(-0.5 / sigma.clamp_min(1e-6) ** 2) * (sigma > 0)
         taps = torch.stack([side, torch.ones_like(side), side], 1) / (1 + 2 * side)[:, None]
-        taps = taps.repeat_interleave(c, 0)                                    # one kernel per channel
+        taps = taps.repeat_interleave(c, 0)  # one kernel per channel
         padded = F.pad(x.reshape(1, b * c, h, w), (1, 1, 1, 1), mode="reflect")
         rows = F.conv2d(padded, taps.view(b * c, 1, 1, 3), groups=b * c)
         return F.conv2d(rows, taps.view(b * c, 1, 3, 1), groups=b * c).view(b, c, h, w)

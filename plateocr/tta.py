@@ -17,6 +17,7 @@ with "phase" (CER 0.0073, 0.0063, 0.0055); its stage-1 models, which never saw a
 >>> tuple(views.shape)
 (8, 3, 32, 96)
 """
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,7 @@ def shift_columns(images: torch.Tensor, dx: int) -> torch.Tensor:
     """
     out = torch.zeros_like(images)
     if dx >= 0:
-        out[..., dx:] = images[..., :images.shape[-1] - dx]
+        out[..., dx:] = images[..., : images.shape[-1] - dx]
     else:
         out[..., :dx] = images[..., -dx:]
     return out
@@ -59,8 +60,7 @@ def view_batch(images: torch.Tensor, tta: str) -> torch.Tensor:
     return torch.cat([shift_columns(images, dx) for dx in shifts])
 
 
-def average_views(log_probs: torch.Tensor, type_logits: torch.Tensor,
-                  views: int) -> tuple[torch.Tensor, torch.Tensor]:
+def average_views(log_probs: torch.Tensor, type_logits: torch.Tensor, views: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean per-frame probabilities (as log-probabilities) and mean type probabilities (as log) over views."""
     if views == 1:
         return log_probs, type_logits

@@ -25,6 +25,7 @@ def tiny_run(tmp_path_factory):
     from plateocr import SAMPLE_DIR
     from plateocr.config import TrainConfig
     from plateocr.train import train
+
     out = tmp_path_factory.mktemp("tiny_run")
     cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(out), arch="compact", epochs=2, batch_size=16, seed=1)
     result = train(cfg, progress=False)
@@ -39,12 +40,18 @@ def ccpd_photos() -> list[Path]:
 
 
 # Where each sample photo goes in the CCPD2019-like tree (indices into ccpd_photos()).
-CCPD2019_FOLDERS = {"ccpd_base": range(0, 8), "ccpd_blur": (8, 9), "ccpd_db": (10, 11), "ccpd_fn": (12,),
-                    "ccpd_challenge": (13,), "ccpd_np": (14, 15)}
+CCPD2019_FOLDERS = {
+    "ccpd_base": range(0, 8),
+    "ccpd_blur": (8, 9),
+    "ccpd_db": (10, 11),
+    "ccpd_fn": (12,),
+    "ccpd_challenge": (13,),
+    "ccpd_np": (14, 15),
+}
 CCPD2019_SPLITS = {"train": ("ccpd_base", range(0, 5)), "val": ("ccpd_base", range(5, 8))}
 # Listed in split files but absent from the tree: a missing photo is a counted, named skip.
 MISSING = "ccpd_blur/0999-90_90-1&1_9&9-9&9_1&9_1&1_9&1-0_0_1_2_3_4_5-99-9.jpg"
-GREEN_INDICES = "0_0_3_24_25_26_27_{}"   # 皖AD0123 + one digit: a small new-energy plate
+GREEN_INDICES = "0_0_3_24_25_26_27_{}"  # 皖AD0123 + one digit: a small new-energy plate
 
 
 def green_name(photo: Path, k: int) -> str:
@@ -58,6 +65,7 @@ def build_ccpd_trees(base: Path) -> tuple[Path, Path]:
     """A CCPD2019 tree (subset folders, ccpd_np, split/ files, a README) and a CCPD2020 one
     (ccpd_green/{train,val,test}, 8-character names) made from the sample's 16 photos."""
     import shutil
+
     photos = ccpd_photos()
     root, green = base / "CCPD2019", base / "CCPD2020"
     listed: dict[str, list[str]] = {}
@@ -87,3 +95,10 @@ def build_ccpd_trees(base: Path) -> tuple[Path, Path]:
 def ccpd_trees(tmp_path_factory) -> tuple[Path, Path]:
     """CCPD2019 and CCPD2020 fixture trees (read-only: tests that change them build their own)."""
     return build_ccpd_trees(tmp_path_factory.mktemp("ccpd"))
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs the training run of `tiny_run` is slow wherever it lives."""
+    for item in items:
+        if "tiny_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

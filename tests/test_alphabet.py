@@ -1,5 +1,16 @@
-from plateocr.alphabet import (ALPHABET, BLANK, OOV, PAD, PLATE_TYPES, PROVINCES, Tokenizer,
-                               is_valid_plate, label_problem, plate_format, province_of)
+from plateocr.alphabet import (
+    ALPHABET,
+    BLANK,
+    OOV,
+    PAD,
+    PLATE_TYPES,
+    PROVINCES,
+    Tokenizer,
+    is_valid_plate,
+    label_problem,
+    plate_format,
+    province_of,
+)
 
 
 def test_alphabet_is_the_canonical_one():

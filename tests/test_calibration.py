@@ -9,7 +9,7 @@ from plateocr.decoding import sequence_confidence
 def test_a_calibrated_model_has_no_calibration_error():
     rng = np.random.default_rng(0)
     confidences = rng.uniform(0, 1, 20_000)
-    correct = rng.uniform(0, 1, 20_000) < confidences   # right exactly as often as it says
+    correct = rng.uniform(0, 1, 20_000) < confidences  # right exactly as often as it says
     assert expected_calibration_error(confidences, correct) < 0.02
     assert expected_calibration_error(confidences, ~correct) > 0.3
 
@@ -30,10 +30,10 @@ def _under_confident_reads(n: int = 400, seed: int = 0):
         seq = torch.randint(3, c, (4,), generator=g).tolist()
         logits = torch.full((t, c), 0.0)
         for k, token in enumerate(seq):
-            logits[3 * k, token] = 2.0            # the read's characters, each in its own frame
-        logits[1::3, 0] = 2.0                      # blanks between them
+            logits[3 * k, token] = 2.0  # the read's characters, each in its own frame
+        logits[1::3, 0] = 2.0  # blanks between them
         right = i % 20 != 0
-        if not right:   # a wrong read: another character nearly as likely in one frame
+        if not right:  # a wrong read: another character nearly as likely in one frame
             logits[0, (seq[0] + 1 - 3) % (c - 3) + 3] = 1.9
         frames.append(logits.log_softmax(-1))
         sequences.append(seq)

@@ -3,6 +3,7 @@
 The 16 photos, their crops and labels in ../shared/data/ccpd_raw_sample have no licence: they are
 read there as fixtures and never copied into the repo.
 """
+
 import json
 import re
 from pathlib import Path
@@ -12,9 +13,16 @@ import pytest
 import yaml
 from PIL import Image
 
-from plateocr.ccpd import (CCPD_ADS, CCPD_ALPHABETS, CCPD_PROVINCES, CcpdAnnotation, crop_plate, is_ccpd_name,
-                           label_from_dl1_name,
-                           parse_ccpd_name)
+from plateocr.ccpd import (
+    CCPD_ADS,
+    CCPD_ALPHABETS,
+    CCPD_PROVINCES,
+    CcpdAnnotation,
+    crop_plate,
+    is_ccpd_name,
+    label_from_dl1_name,
+    parse_ccpd_name,
+)
 
 CCPD_RAW = Path(__file__).resolve().parents[2] / "shared/data/ccpd_raw_sample"
 needs_sample = pytest.mark.skipif(not CCPD_RAW.is_dir(), reason=f"{CCPD_RAW} (../shared beside the repo) is absent")
@@ -111,9 +119,15 @@ def test_crop_sizes():
 
 def test_readme_example_and_ccpd2020_green_names():
     ann = parse_ccpd_name(README_NAME)
-    assert ann == CcpdAnnotation(area=0.025, tilt=(95, 113), bbox=((154, 383), (386, 473)),
-                                 vertices=((386, 473), (177, 454), (154, 383), (363, 402)),
-                                 plate="皖AY339S", brightness=37, blur=15)
+    assert ann == CcpdAnnotation(
+        area=0.025,
+        tilt=(95, 113),
+        bbox=((154, 383), (386, 473)),
+        vertices=((386, 473), (177, 454), (154, 383), (363, 402)),
+        plate="皖AY339S",
+        brightness=37,
+        blur=15,
+    )
     green = parse_ccpd_name("/any/dir/" + GREEN_NAME)
     assert green.plate == "皖AD06875" and len(green.plate) == 8
     assert is_ccpd_name(README_NAME) and is_ccpd_name(GREEN_NAME)
@@ -123,18 +137,21 @@ def test_placeholder_O_is_no_character():
     assert parse_ccpd_name(README_NAME.replace("0_0_22_27_27_33_16", "0_0_22_27_27_33_34")).plate == "皖AY339"
 
 
-@pytest.mark.parametrize("bad, reason", [
-    ("plate.jpg", "fields"),
-    ("0123-皖A12345.jpg", "fields"),
-    ("1-2-3-4-5-6-7.jpg", "tilt"),
-    (README_NAME.replace("0_0_22_27_27_33_16", "0_0_99_27_27_33_16"), "index 99 out of range"),
-    (README_NAME.replace("0_0_22_27_27_33_16", "0_25_22_27_27_33_16"), "index 25 out of range"),
-    (README_NAME.replace("0_0_22_27_27_33_16", "0_0_22_27_27_33"), "expected 7 or 8"),
-    (README_NAME.replace("0_0_22_27_27_33_16", "0_0_22_x_27_33_16"), "invalid literal"),
-    (README_NAME.replace("386&473-386&473", "386&473-386&473&1"), "vertices"),
-    (README_NAME.replace("_363&402-", "-"), "vertices .* 3 points"),
-    (README_NAME.replace("025-", "0.25-"), "area"),
-])
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ("plate.jpg", "fields"),
+        ("0123-皖A12345.jpg", "fields"),
+        ("1-2-3-4-5-6-7.jpg", "tilt"),
+        (README_NAME.replace("0_0_22_27_27_33_16", "0_0_99_27_27_33_16"), "index 99 out of range"),
+        (README_NAME.replace("0_0_22_27_27_33_16", "0_25_22_27_27_33_16"), "index 25 out of range"),
+        (README_NAME.replace("0_0_22_27_27_33_16", "0_0_22_27_27_33"), "expected 7 or 8"),
+        (README_NAME.replace("0_0_22_27_27_33_16", "0_0_22_x_27_33_16"), "invalid literal"),
+        (README_NAME.replace("386&473-386&473", "386&473-386&473&1"), "vertices"),
+        (README_NAME.replace("_363&402-", "-"), "vertices .* 3 points"),
+        (README_NAME.replace("025-", "0.25-"), "area"),
+    ],
+)
 def test_malformed_names_are_clear_one_line_errors(bad, reason):
     assert not is_ccpd_name(bad)
     with pytest.raises(ValueError, match=reason) as info:
@@ -146,6 +163,6 @@ def test_malformed_names_are_clear_one_line_errors(bad, reason):
 def test_dl1_names():
     assert label_from_dl1_name("0412-皖A12345.jpg") == "皖A12345"
     assert label_from_dl1_name(Path("/x/y/7-京AD12345.jpeg")) == "京AD12345"
-    assert label_from_dl1_name("7-沪A-12345.jpg") == "沪A-12345"   # only the first '-' separates the id
+    assert label_from_dl1_name("7-沪A-12345.jpg") == "沪A-12345"  # only the first '-' separates the id
     with pytest.raises(ValueError, match=re.escape("皖A12345.jpg")):
         label_from_dl1_name("皖A12345.jpg")

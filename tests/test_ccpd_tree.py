@@ -2,6 +2,7 @@
 
 The trees are built from the 16 photos of ../shared/data/ccpd_raw_sample (tests/conftest.py).
 """
+
 import shutil
 from pathlib import Path
 
@@ -25,8 +26,7 @@ def expected(folders) -> set[str]:
 def test_both_trees_are_raw_ccpd_layouts(ccpd_trees):
     root, green = ccpd_trees
     assert detect_layout(root) == detect_layout(green) == detect_layout(green / "ccpd_green") == "ccpd"
-    assert split_names(root) == ["ccpd_blur", "ccpd_challenge", "ccpd_db", "ccpd_fn", "ccpd_np",
-                                 "test", "train", "val"]
+    assert split_names(root) == ["ccpd_blur", "ccpd_challenge", "ccpd_db", "ccpd_fn", "ccpd_np", "test", "train", "val"]
     assert split_names(green) == ["test", "train", "val"]
 
 
@@ -52,10 +52,10 @@ def test_test_split_and_subset_files_name_their_missing_photos(ccpd_trees):
 
 def test_ccpd_np_is_never_read_as_a_plate(ccpd_trees):
     root, _ = ccpd_trees
-    whole, skipped = list_records(root)   # no split: the whole tree, as a raw folder always was
+    whole, skipped = list_records(root)  # no split: the whole tree, as a raw folder always was
     assert relative(whole, root) == expected(set(CCPD2019_FOLDERS) - {"ccpd_np"})
     assert sorted(Path(p).parent.name for p, reason in skipped.items) == ["ccpd_np", "ccpd_np"]
-    assert all("without a plate" in reason for _, reason in skipped.items)   # split/*.txt, README: no skips
+    assert all("without a plate" in reason for _, reason in skipped.items)  # split/*.txt, README: no skips
     with pytest.raises(PlateOCRError, match="(?s)no usable labelled plates.*ccpd_np holds photos without a plate"):
         list_records(root, split="ccpd_np")
 
@@ -66,21 +66,25 @@ def test_ccpd2020_folders_are_its_splits_and_8_character_names_decode(ccpd_trees
     for split in ("train", "val", "test"):
         records, skipped = list_records(green, split=split)
         assert {Path(r.path).parent for r in records} == {green / "ccpd_green" / split} and len(skipped) == 0
-        assert all(r.label.startswith("皖AD0123") and len(r.label) == 8 and r.plate_type == "green"
-                   for r in records)
+        assert all(r.label.startswith("皖AD0123") and len(r.label) == 8 and r.plate_type == "green" for r in records)
         sizes[split] = len(records)
     assert sizes == {"train": 3, "val": 1, "test": 2}
-    assert len(list_records(green / "ccpd_green", split="test")[0]) == 2   # its own root works too
+    assert len(list_records(green / "ccpd_green", split="test")[0]) == 2  # its own root works too
 
 
 def test_splits_folder_and_a_merged_tree(tmp_path):
     root, green = build_ccpd_trees(tmp_path)
-    (root / "split").rename(root / "splits")   # the name some copies use
+    (root / "split").rename(root / "splits")  # the name some copies use
     assert len(list_records(root, split="val")[0]) == 3
-    shutil.move(green / "ccpd_green", root / "ccpd_green")   # CCPD2020 unpacked into CCPD2019
+    shutil.move(green / "ccpd_green", root / "ccpd_green")  # CCPD2020 unpacked into CCPD2019
     test, _ = list_records(root, split="test")
     assert {subset_of(Path(r.path).relative_to(root).as_posix()) for r in test} == {
-        "ccpd_db", "ccpd_blur", "ccpd_fn", "ccpd_challenge", "ccpd_green"}
+        "ccpd_db",
+        "ccpd_blur",
+        "ccpd_fn",
+        "ccpd_challenge",
+        "ccpd_green",
+    }
     assert len(test) == 6 + 2
 
 

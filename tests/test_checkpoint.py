@@ -1,4 +1,5 @@
 """Checkpoints are written atomically and checked on load (issue 9, cases 9-11)."""
+
 import signal
 import subprocess
 import sys
@@ -16,8 +17,12 @@ from plateocr.reader import PlateReader
 
 def payload(arch="compact", alphabet=None):
     tok = Tokenizer(alphabet) if alphabet else Tokenizer()
-    return {"arch": arch, "alphabet": tok.alphabet, "model": build_model(arch, tok.num_classes).state_dict(),
-            "config": {"arch": arch}}
+    return {
+        "arch": arch,
+        "alphabet": tok.alphabet,
+        "model": build_model(arch, tok.num_classes).state_dict(),
+        "config": {"arch": arch},
+    }
 
 
 def test_round_trip_with_weights_only(tmp_path):
@@ -41,8 +46,9 @@ def test_joined_members_read_as_one_ensemble_checkpoint(tmp_path):
     members = [payload("wide"), payload("sharp")]
     path = save_checkpoint(tmp_path / "ensemble.pt", join_checkpoints(members))
     ensemble = PlateReader.from_pretrained(path)
-    assert ensemble.arch == "wide+sharp" and load_checkpoint(path)["config"] == {"members": [{"arch": "wide"},
-                                                                                           {"arch": "sharp"}]}
+    assert ensemble.arch == "wide+sharp" and load_checkpoint(path)["config"] == {
+        "members": [{"arch": "wide"}, {"arch": "sharp"}]
+    }
     images = torch.randint(0, 256, (2, 3, 32, 96), dtype=torch.uint8)
     mean = sum(PlateReader.from_checkpoint(m).forward(images)[0].exp() for m in members) / 2
     assert torch.allclose(ensemble.forward(images)[0].exp(), mean, atol=1e-6)
@@ -78,7 +84,7 @@ def test_members_that_cannot_be_joined_are_refused():
 
 def test_weights_for_another_arch_are_refused(tmp_path):
     bad = payload()
-    bad["model"] = build_model("compact", 50).state_dict()   # another alphabet's head
+    bad["model"] = build_model("compact", 50).state_dict()  # another alphabet's head
     path = save_checkpoint(tmp_path / "x.pt", bad)
     with pytest.raises(CheckpointError, match="do not fit"):
         PlateReader.from_pretrained(path)
@@ -113,11 +119,12 @@ def test_truncated_and_foreign_files(tmp_path):
 
 def test_pickled_models_are_never_loaded(tmp_path):
     path = tmp_path / "pickled.pt"
-    torch.save({**payload(), "model": build_model("compact", 77)}, path)   # a whole nn.Module
+    torch.save({**payload(), "model": build_model("compact", 77)}, path)  # a whole nn.Module
     with pytest.raises(CheckpointError, match="pickled Python objects"):
         load_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_a_kill_while_writing_leaves_the_previous_checkpoint_intact(tmp_path):
     path = save_checkpoint(tmp_path / "last.pt", payload())
     before = path.read_bytes()

@@ -1,4 +1,5 @@
 """The CLI's exact forms, its output formats, and one-line errors for user mistakes."""
+
 import json
 import shutil
 import subprocess
@@ -12,22 +13,69 @@ from tests.conftest import REPO
 
 FILES = sorted(SAMPLE_DIR.glob("*.jpg"))
 
+pytestmark = pytest.mark.slow  # each runs the CLI in a subprocess
+
 
 def cli(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "plateocr", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "plateocr", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     if check:
         assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 
 
-def test_evaluate_json_is_sane(tiny_run):
+def test_evaluate_json_equals_the_library_summary(tiny_run):
+    from plateocr import PlateReader
+    from plateocr.datasets import list_records
+    from plateocr.evaluation import evaluate_reader
+
     out, _ = tiny_run
     proc = cli("evaluate", "--data", SAMPLE_DIR, "--checkpoint", out / "best.pt", "--json")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["n"] == len(FILES)
-    assert 0 <= result["accuracy"] <= 1 and 0 <= result["cer"] <= 1.5 and result["plates_per_s"] > 0
-    assert len(result["per_position_accuracy"]) == 7
+    expected, _ = evaluate_reader(
+        PlateReader.from_pretrained(out / "best.pt"), list_records(SAMPLE_DIR, held_out=True)[0]
+    )
+    assert result.pop("plates_per_s") > 0 and expected.pop("plates_per_s") > 0
+    assert result == {**expected, "skipped": 0} and result["n"] == len(FILES)
+
+
+def test_evaluate_names_each_unreadable_file_and_why(tmp_path):
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    shutil.copy(FILES[0], folder / FILES[0].name)
+    (folder / "皖A12345.jpg").write_bytes(FILES[1].read_bytes()[:600])  # a truncated JPEG
+    (folder / "京AD12345.jpg").write_bytes(b"")
+    proc = cli("evaluate", "--data", folder, "--tta", "none", "--json")
+    assert json.loads(proc.stdout.splitlines()[-1])["unreadable"] == 2
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2 and "Traceback" not in proc.stderr
+    assert "皖A12345.jpg: not a readable image (Truncated File Read)" in warnings[1]
+    assert "京AD12345.jpg: empty file (0 bytes)" in warnings[0]
+    assert "2 image(s) could not be read" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_damaged_images_never_crash_the_cli(tmp_path, command):
+    """Fuzzing the command line: a real JPEG cut at every 25th byte and with random bytes changed;
+    each file that cannot be read is named on stderr and counted, and nothing ends in a traceback."""
+    from tests.test_images import SMALLEST, damaged_copies
+
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for name, data in damaged_copies(SMALLEST, n_flips=30, seed=1):
+        if name.startswith("flip") or int(name[3:]) % 25 == 0:
+            (folder / f"{SMALLEST.stem}_{name}.jpg").write_bytes(data)
+    args = [folder] if command == "predict" else ["--data", folder, "--json"]
+    proc = cli(command, *args, "--tta", "none", check=False)
+    assert proc.returncode == (1 if command == "predict" else 0), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    named = {line.split(": ", 1)[1].split(": ")[0] for line in proc.stderr.splitlines() if line.startswith("warning: ")}
+    cuts = {str(p) for p in folder.glob("*_cut*.jpg")}
+    assert cuts <= named  # a cut JPEG never decodes; a flipped one may
+    assert f"{len(named)} image(s) could not be read" in proc.stderr
+    if command == "evaluate":
+        assert json.loads(proc.stdout.splitlines()[-1])["unreadable"] == len(named)
 
 
 def test_predict_prints_path_plate_confidence(tiny_run):
@@ -79,7 +127,7 @@ def test_predict_reports_unreadable_files_and_goes_on(tiny_run, tmp_path):
     proc = cli("predict", "--checkpoint", out / "best.pt", broken, FILES[0], check=False)
     assert proc.returncode == 1
     assert proc.stdout.count("\n") == 1 and "broken.jpg" in proc.stderr and "Traceback" not in proc.stderr
-    folder = tmp_path / "crops"          # a folder: other files in it are reported, not read
+    folder = tmp_path / "crops"  # a folder: other files in it are reported, not read
     folder.mkdir()
     (folder / "notes.txt").write_text("not a plate")
     broken.rename(folder / "broken.jpg")
@@ -89,12 +137,15 @@ def test_predict_reports_unreadable_files_and_goes_on(tiny_run, tmp_path):
     assert "skipped 1 non-image file(s)" in proc.stderr and "notes.txt" in proc.stderr and "broken.jpg" in proc.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["evaluate", "--data", "/nonexistent"], "does not exist"),
-    (["predict", "--checkpoint", "/nonexistent.pt", "x.jpg"], "does not exist"),
-    (["train", "--data", "sample", "--out", "/tmp/plateocr-cli-test", "--epochs", "0"], "epochs must be"),
-    (["train", "--data", "/nonexistent", "--out", "/tmp/plateocr-cli-test2"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["evaluate", "--data", "/nonexistent"], "does not exist"),
+        (["predict", "--checkpoint", "/nonexistent.pt", "x.jpg"], "does not exist"),
+        (["train", "--data", "sample", "--out", "/tmp/plateocr-cli-test", "--epochs", "0"], "epochs must be"),
+        (["train", "--data", "/nonexistent", "--out", "/tmp/plateocr-cli-test2"], "does not exist"),
+    ],
+)
 def test_user_mistakes_give_one_line_errors(args, message):
     proc = cli(*args, check=False)
     assert proc.returncode == 2
@@ -112,6 +163,7 @@ def test_a_non_checkpoint_file_is_refused(tmp_path):
 def test_synth_writes_readable_label_named_files(tmp_path):
     cli("synth", "--n", 12, "--out", tmp_path / "s", "--seed", 3)
     from plateocr.datasets import list_records
+
     records, skipped = list_records(tmp_path / "s")
     assert len(records) == 12 and len(skipped) == 0
     proc = cli("synth", "--n", 2, "--out", tmp_path / "s", check=False)
@@ -130,5 +182,5 @@ def test_evaluate_scores_one_split_and_names_its_missing_photos(ccpd_trees):
 
 
 def test_train_help_shows_the_split_options():
-    out = " ".join(cli("train", "--help").stdout.split())   # argparse wraps the help text
+    out = " ".join(cli("train", "--help").stdout.split())  # argparse wraps the help text
     assert "--split" in out and "--val-split" in out and "official split" in out

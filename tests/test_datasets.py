@@ -1,4 +1,5 @@
 """Every data layout loads the right labels; bad files and labels are reported, never trained on."""
+
 import csv
 import multiprocessing
 import shutil
@@ -9,8 +10,15 @@ import torch
 
 from plateocr import SAMPLE_DIR
 from plateocr.alphabet import Tokenizer, is_valid_plate
-from plateocr.datasets import (BadSample, CropDataset, detect_layout, list_records, make_collate,
-                               SyntheticPlateDataset, split_records)
+from plateocr.datasets import (
+    BadSample,
+    CropDataset,
+    SyntheticPlateDataset,
+    detect_layout,
+    list_records,
+    make_collate,
+    split_records,
+)
 from plateocr.errors import PlateOCRError
 from tests.conftest import CCPD_RAW
 
@@ -21,6 +29,7 @@ def _render_cached_pool(n: int) -> int:
     return len(SyntheticPlateDataset(n, (32, 96), seed=0, cache=True, workers=1))
 
 
+@pytest.mark.slow
 def test_a_cached_synthetic_set_renders_inside_a_spawned_process():
     """bench/accuracy.py --jobs fine-tunes in spawned processes, whose render workers must start too."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -32,7 +41,7 @@ def test_label_named_folder():
     assert detect_layout(SAMPLE_DIR) == "labelled"
     assert [r.label for r in records] == [p.stem for p in SAMPLE]
     assert all(r.plate_type == "blue" for r in records)
-    assert len(skipped) == 0          # LICENSE and NOTICE.md are known companions, not data
+    assert len(skipped) == 0  # LICENSE and NOTICE.md are known companions, not data
 
 
 def test_sample_alias():
@@ -98,8 +107,8 @@ def test_raw_ccpd_layout_warps_the_plates(tmp_path):
 
 def test_bad_labels_and_files_are_reported(tmp_path):
     shutil.copy(SAMPLE[0], tmp_path / SAMPLE[0].name)
-    shutil.copy(SAMPLE[1], tmp_path / "皖a12345.jpg")     # lower-case: outside the alphabet
-    shutil.copy(SAMPLE[2], tmp_path / "皖A1.jpg")         # impossible length
+    shutil.copy(SAMPLE[1], tmp_path / "皖a12345.jpg")  # lower-case: outside the alphabet
+    shutil.copy(SAMPLE[2], tmp_path / "皖A1.jpg")  # impossible length
     (tmp_path / "notes.txt").write_text("not an image")
     records, skipped = list_records(tmp_path)
     assert [r.label for r in records] == [SAMPLE[0].stem]
@@ -145,3 +154,30 @@ def test_collate_targets_match_labels():
     batch = make_collate(Tokenizer())([dataset[i] for i in range(4)])
     assert batch.images.dtype == torch.uint8 and batch.target_lengths.tolist() == [7, 7, 7, 7]
     assert Tokenizer().decode(batch.targets[:7].tolist()) == records[0].label
+
+
+@pytest.mark.parametrize(
+    "label, plate_type",
+    [
+        ("皖A12345", "blue"),
+        ("京AD12345", "green"),
+        ("粤B1234学", "yellow"),
+        ("沪A1234挂", "yellow"),
+        ("苏A1234警", "white"),
+        ("粤Z1234港", "black"),
+        ("粤Z1234澳", "black"),
+        ("京A1234使", "black"),
+        ("京A1234领", "black"),
+    ],
+)
+def test_a_labels_plate_type_is_inferred_from_its_length_and_last_character(label, plate_type):
+    from plateocr.datasets import infer_plate_type
+
+    assert infer_plate_type(label) == plate_type
+
+
+def test_a_folder_of_label_named_crops_gets_inferred_types(tmp_path):
+    for label in ("京AD12345", "苏A1234警", "皖A12345"):
+        shutil.copy(SAMPLE_DIR / "京PL3N67.jpg", tmp_path / f"{label}.jpg")
+    records, _ = list_records(tmp_path)
+    assert {r.label: r.plate_type for r in records} == {"京AD12345": "green", "苏A1234警": "white", "皖A12345": "blue"}

@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from plateocr.alphabet import Tokenizer
+from plateocr.alphabet import Tokenizer, is_valid_plate
 from plateocr.decoding import decode_constrained, decode_greedy, sequence_confidence
 
 TOK = Tokenizer()
@@ -25,7 +25,7 @@ def test_greedy_collapses_repeats_and_blanks():
 
 def test_confidence_is_the_probability_of_the_string():
     lp = frames_for(["皖", "", "A", "", "1", "", "2", "", "3", "", "4", "", "5"], confidence=0.99)
-    (plate, conf), = decode_greedy(lp, TOK)
+    ((plate, conf),) = decode_greedy(lp, TOK)
     assert plate == "皖A12345" and 0.5 < conf <= 1.0
     lower = frames_for(["皖", "", "A", "", "1", "", "2", "", "3", "", "4", "", "5"], confidence=0.6)
     assert decode_greedy(lower, TOK)[0][1] < conf
@@ -53,3 +53,37 @@ def test_constrained_adds_a_missing_province_when_the_model_hesitates():
 def test_valid_greedy_results_are_kept():
     lp = frames_for(["京", "", "A", "D", "", "1", "", "2", "3", "", "4", "5"])
     assert decode_constrained(lp, TOK)[0][0] == decode_greedy(lp, TOK)[0][0] == "京AD12345"
+
+
+def test_an_invalid_greedy_read_becomes_the_most_probable_valid_plate():
+    # Greedy misses a digit (6 characters); the grammar wants 5 after the letter. Frame 7's
+    # runner-up is a blank, which splits the run of 1s into two characters.
+    chars = ["皖", "", "A", "", "1", "", "1", "1", "1", "", "6", "", "6"]
+    lp = frames_for(chars, confidence=0.6)
+    lp[7, 0, 0] = math.log(0.35)
+    assert decode_greedy(lp, TOK)[0][0] == "皖A1166"
+    plate, conf = decode_constrained(lp, TOK)[0]
+    assert plate == "皖A11166" and is_valid_plate(plate)
+    # It is the best valid string: no other valid plate scores higher under the same log-probs.
+    rivals = ["皖A11666", "皖A11116", "皖A16166"]
+    assert all(sequence_confidence(lp, [TOK.encode(r)])[0] < conf for r in rivals)
+
+
+def test_doubled_characters_need_a_blank_between_them():
+    # Two frames of 6 with no blank between are one 6 in CTC, whatever the grammar wants.
+    chars = ["皖", "", "A", "", "1", "", "2", "", "3", "", "6", "6"]
+    lp = frames_for(chars, confidence=0.9999, T=len(chars))
+    plate, _ = decode_constrained(lp, TOK)[0]
+    assert plate == "皖A1236" and not is_valid_plate(plate)  # so no valid plate: the greedy read
+    lp[11, 0, 0] = math.log(0.3)  # a possible blank after the first 6 lets the second count
+    lp = torch.cat([lp, frames_for(["6"], confidence=0.9999, T=1)])
+    assert decode_constrained(lp, TOK)[0][0] == "皖A12366"
+
+
+def test_no_valid_plate_returns_the_greedy_read_and_says_so():
+    # Seven confident frames with three characters: no 7-character plate fits, even through
+    # unlikely characters, which the search prunes.
+    lp = frames_for(["粤", "", "A", "", "L", "", "6"], confidence=0.9999, T=7)
+    plate, conf = decode_constrained(lp, TOK)[0]
+    assert plate == decode_greedy(lp, TOK)[0][0] == "粤AL6"
+    assert not is_valid_plate(plate) and conf > 0.9

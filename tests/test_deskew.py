@@ -1,4 +1,5 @@
 """Slant correction: measured where the model looks, taken out at the crop's own resolution."""
+
 import numpy as np
 import pytest
 import torch
@@ -17,8 +18,13 @@ def italic(image: Image.Image, k: float) -> Image.Image:
     """`image` sheared so upright strokes lean k px right per px up, in the 32 × 96 input's pixels."""
     w, h = image.size
     k_own = k * (w / SIZE[1]) / (h / SIZE[0])
-    return image.transform(image.size, Image.Transform.AFFINE, (1, k_own, -k_own * h / 2, 0, 1, 0),
-                           Image.Resampling.BICUBIC, fillcolor=(40, 40, 40))
+    return image.transform(
+        image.size,
+        Image.Transform.AFFINE,
+        (1, k_own, -k_own * h / 2, 0, 1, 0),
+        Image.Resampling.BICUBIC,
+        fillcolor=(40, 40, 40),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +69,7 @@ def test_the_shipped_reader_deskews_as_its_model_was_trained_and_a_direct_one_do
 
 
 def test_a_model_is_read_as_it_was_trained_unless_told_otherwise(tiny_run):
-    checkpoint = tiny_run[0] / "best.pt"   # trained on crops as they are
+    checkpoint = tiny_run[0] / "best.pt"  # trained on crops as they are
     assert not PlateReader.from_pretrained(checkpoint).deskew
     assert PlateReader.from_pretrained(checkpoint, deskew=True).deskew
     assert not PlateReader.from_pretrained(deskew=False).deskew
@@ -87,8 +93,24 @@ def test_training_data_is_deskewed_when_asked():
 
 def test_a_model_trained_with_deskew_is_read_with_it(tmp_path):
     from plateocr.cli import main
+
     out = tmp_path / "run"
-    main(["train", "--data", "sample", "--out", str(out), "--arch", "compact", "--epochs", "1",
-          "--batch-size", "16", "--deskew", "--quiet"])
+    main(
+        [
+            "train",
+            "--data",
+            "sample",
+            "--out",
+            str(out),
+            "--arch",
+            "compact",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--deskew",
+            "--quiet",
+        ]
+    )
     reader = PlateReader.from_pretrained(out / "best.pt")
     assert reader.deskew and not PlateReader.from_pretrained(out / "best.pt", deskew=False).deskew

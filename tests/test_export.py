@@ -1,4 +1,5 @@
 """ONNX export: a dynamic batch axis, and onnxruntime reads the same plates as torch."""
+
 import json
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from plateocr.errors import PlateOCRError
 from plateocr.export import export_onnx
 from tests.conftest import PLATES_DEV, REPO
 
+pytestmark = pytest.mark.slow  # an ONNX export, and the CLI in subprocesses
+
 
 @pytest.fixture(scope="module")
 def onnx_file(tmp_path_factory):
@@ -20,7 +23,7 @@ def onnx_file(tmp_path_factory):
 def test_onnxruntime_reads_the_same_plates_as_torch(onnx_file):
     files = sorted(PLATES_DEV.glob("*.jpg"))[::3] if PLATES_DEV.is_dir() else sorted(SAMPLE_DIR.glob("*.jpg"))
     torch_reader, onnx_reader = PlateReader.from_pretrained(), PlateReader.from_pretrained(onnx_file)
-    assert torch_reader.deskew and onnx_reader.deskew   # the export says how its crops are prepared
+    assert torch_reader.deskew and onnx_reader.deskew  # the export says how its crops are prepared
     a, b = torch_reader.read(files), onnx_reader.read(files)
     assert [r.plate for r in a] == [r.plate for r in b]
     assert [r.plate_type for r in a] == [r.plate_type for r in b]
@@ -35,10 +38,16 @@ def test_dynamic_batch_axis(onnx_file):
 
 def test_cli_export_then_evaluate_with_onnx(tmp_path):
     out = tmp_path / "m.onnx"
-    subprocess.run([sys.executable, "-m", "plateocr", "export", "--onnx", str(out)], cwd=REPO, check=True,
-                   capture_output=True)
-    proc = subprocess.run([sys.executable, "-m", "plateocr", "evaluate", "--data", "sample", "--onnx", str(out),
-                           "--json"], cwd=REPO, check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "plateocr", "export", "--onnx", str(out)], cwd=REPO, check=True, capture_output=True
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "plateocr", "evaluate", "--data", "sample", "--onnx", str(out), "--json"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert json.loads(proc.stdout.strip().splitlines()[-1])["n"] == len(list(SAMPLE_DIR.glob("*.jpg")))
 
 
@@ -47,3 +56,35 @@ def test_a_foreign_onnx_file_is_refused(tmp_path):
     bad.write_bytes(b"not onnx")
     with pytest.raises(PlateOCRError, match="not a loadable ONNX model"):
         PlateReader.from_pretrained(bad)
+
+
+def test_the_onnx_thread_count_is_set_when_the_session_is_created(onnx_file):
+    for threads in (1, 3):
+        reader = PlateReader.from_pretrained(onnx_file, onnx_threads=threads)
+        assert reader.onnx_session.get_session_options().intra_op_num_threads == threads
+
+
+def test_the_export_carries_how_its_model_reads_and_the_onnx_reader_applies_it(tmp_path):
+    from plateocr.checkpoint import load_checkpoint, save_checkpoint
+    from plateocr.reader import DEFAULT_CHECKPOINT
+
+    checkpoint = save_checkpoint(
+        tmp_path / "calibrated.pt", {**load_checkpoint(DEFAULT_CHECKPOINT), "tta": "none", "temperature": 0.5}
+    )
+    onnx_reader = PlateReader.from_pretrained(export_onnx(checkpoint, tmp_path / "calibrated.onnx"))
+    torch_reader = PlateReader.from_pretrained(checkpoint)
+    assert (onnx_reader.tta, onnx_reader.temperature) == (torch_reader.tta, torch_reader.temperature) == ("none", 0.5)
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:6]
+    assert np.allclose(
+        [r.confidence for r in onnx_reader.read(files)], [r.confidence for r in torch_reader.read(files)], atol=1e-3
+    )
+
+
+def test_export_without_onnx_names_the_extra_in_one_line(tmp_path):
+    code = (
+        "import sys; sys.modules['onnx'] = None; from plateocr.cli import main; "
+        f"sys.exit(main(['export', '--onnx', {str(tmp_path / 'x.onnx')!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: export needs the onnx package: pip install 'plateocr[export]'"

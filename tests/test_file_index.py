@@ -1,4 +1,5 @@
 """A large tree is listed once: the listing is kept in the user's cache until a folder changes."""
+
 import os
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def test_the_listing_is_kept_and_used_until_a_folder_changes(tmp_path, monkeypat
     tree = make_tree(tmp_path / "tree")
     images, others = cached_listing(tree, min_files=0)
     assert names(images) == ["1.jpg", "2.png", "3.jpg"] and names(others) == ["notes.txt"]
-    assert images[0] == tree / "a" / "1.jpg"   # under the folder as given, as a fresh walk gives
+    assert images[0] == tree / "a" / "1.jpg"  # under the folder as given, as a fresh walk gives
     assert len(list(cache_dir().glob("file-index-*.json"))) == 1
     # A file added while the folder keeps its mtime is not seen: the listing came from the cache.
     stat = os.stat(tree / "a")
@@ -38,7 +39,7 @@ def test_the_listing_is_kept_and_used_until_a_folder_changes(tmp_path, monkeypat
 def test_small_trees_and_unwritable_caches_are_walked_each_time(tmp_path, monkeypatch):
     tree = make_tree(tmp_path / "tree")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert cached_listing(tree)[0] == list_files(tree)[0]   # fewer files than worth caching
+    assert cached_listing(tree)[0] == list_files(tree)[0]  # fewer files than worth caching
     assert not (tmp_path / "cache").exists()
     (tmp_path / "a_file").write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a_file"))

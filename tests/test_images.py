@@ -1,4 +1,10 @@
 """Reading crops of every kind, and clear errors for files that are not crops (issue 9, cases 1-5)."""
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -47,7 +53,7 @@ def test_missing_file(tmp_path):
 def test_other_modes_read_like_the_rgb_original(tmp_path, mode):
     rgb = Image.open(REAL).convert("RGB")
     if mode == "I;16":
-        converted = Image.fromarray((np.asarray(rgb.convert("L"), dtype=np.uint16) * 257))
+        converted = Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 257)
     else:
         converted = rgb.convert(mode)
     path = tmp_path / f"plate_{mode.replace(';', '')}.png" if mode != "CMYK" else tmp_path / "plate.tif"
@@ -85,3 +91,49 @@ def test_double_row_crops_are_joined_into_one_row():
     assert is_double_row(plate) and not is_double_row(Image.open(REAL))
     joined = join_rows(plate)
     assert joined.width / joined.height > 3
+
+
+SMALLEST = min(SAMPLE_DIR.glob("*.jpg"), key=lambda p: p.stat().st_size)
+
+
+def damaged_copies(source: Path, n_flips: int = 200, seed: int = 0):
+    """(name, bytes) of every truncation of `source` and of `n_flips` copies with 1-4 random bytes changed."""
+    data = source.read_bytes()
+    for cut in range(len(data)):
+        yield f"cut{cut:05d}", data[:cut]
+    rng = random.Random(seed)
+    for k in range(n_flips):
+        flipped = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+        yield f"flip{k:03d}", bytes(flipped)
+
+
+def test_every_truncation_and_byte_flip_of_a_real_jpeg_is_an_image_or_an_image_error(tmp_path):
+    """Fuzzing the decoder: every prefix of a real 2 kB JPEG (each byte position) and random byte
+    flips; each either decodes to an RGB image or raises ImageError naming the file."""
+    outcomes = {"image": 0, "error": 0}
+    for name, data in damaged_copies(SMALLEST):
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(data)
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            assert str(exc).startswith(str(path)), exc
+            outcomes["error"] += 1
+        else:
+            assert image.mode == "RGB" and min(image.size) >= 8
+            outcomes["image"] += 1
+        path.unlink()
+    assert outcomes["error"] >= SMALLEST.stat().st_size - 2  # a cut JPEG is never decoded as whole
+    assert outcomes["image"] > 0  # most flips leave a decodable picture
+
+
+@pytest.mark.slow
+def test_importing_plateocr_leaves_pils_global_settings_alone():
+    code = (
+        "from PIL import ImageFile; ImageFile.LOAD_TRUNCATED_IMAGES = True; import plateocr.images, "
+        "plateocr.reader; print(ImageFile.LOAD_TRUNCATED_IMAGES)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.strip() == "True", proc.stderr[-2000:]

@@ -37,7 +37,7 @@ def test_the_sharp_stem_keeps_every_column_the_wide_one_halves():
     images = torch.randint(0, 256, (1, 3, *ARCH_INPUT_SIZE["sharp"]), dtype=torch.uint8)
     assert wide.features[0](images.float()).shape[-1] == 48
     assert sharp.features[0](images.float()).shape[-1] == 96
-    assert wide(images)[0].shape == sharp(images)[0].shape   # same CTC steps: they can be ensembled
+    assert wide(images)[0].shape == sharp(images)[0].shape  # same CTC steps: they can be ensembled
 
 
 def test_an_ensemble_reads_the_mean_of_its_members_probabilities():
@@ -57,6 +57,6 @@ def test_the_fast_student_shares_the_ensembles_frame_grid_without_an_lstm():
     fast, wide = build_model("fast", 77).eval(), build_model("wide", 77).eval()
     images = torch.randint(0, 256, (2, 3, *input_size("fast")), dtype=torch.uint8)
     with torch.no_grad():
-        assert fast(images)[0].shape == wide(images)[0].shape   # frame t of one is frame t of the other
+        assert fast(images)[0].shape == wide(images)[0].shape  # frame t of one is frame t of the other
     assert not any(isinstance(m, torch.nn.LSTM) for m in fast.modules())
     assert count_parameters(build_model("compact", 77)) < count_parameters(fast) < count_parameters(wide)

@@ -5,7 +5,7 @@ from PIL import Image
 from plateocr import SAMPLE_DIR
 from plateocr.ccpd import parse_ccpd_name
 from plateocr.images import load_image
-from plateocr.perturbations import DEFAULT_STRENGTHS, KINDS, loose_crop_from_photo, loose_box, perturb
+from plateocr.perturbations import DEFAULT_STRENGTHS, KINDS, loose_box, loose_crop_from_photo, perturb
 
 CROP = load_image(sorted(SAMPLE_DIR.glob("*.jpg"))[0])
 
@@ -21,8 +21,9 @@ def test_perturbations_are_deterministic_for_a_seed(kind):
 
 @pytest.mark.parametrize("kind", ["loose_box", "rotation"])
 def test_random_perturbations_differ_between_seeds(kind):
-    a, b = (np.asarray(perturb(CROP, kind, 0.3 if kind == "loose_box" else 8.0, np.random.default_rng(s)))
-            for s in (1, 2))
+    a, b = (
+        np.asarray(perturb(CROP, kind, 0.3 if kind == "loose_box" else 8.0, np.random.default_rng(s))) for s in (1, 2)
+    )
     assert a.shape != b.shape or not np.array_equal(a, b)
 
 
@@ -33,8 +34,12 @@ def test_a_loose_crop_contains_the_whole_plate(strength):
         tight = np.asarray(CROP)
         h, w = tight.shape[:2]
         # The tight crop appears unchanged somewhere inside, with margins within the strength drawn.
-        found = [(y, x) for y in range(loose.shape[0] - h + 1) for x in range(loose.shape[1] - w + 1)
-                 if np.array_equal(loose[y:y + h, x:x + w], tight)]
+        found = [
+            (y, x)
+            for y in range(loose.shape[0] - h + 1)
+            for x in range(loose.shape[1] - w + 1)
+            if np.array_equal(loose[y : y + h, x : x + w], tight)
+        ]
         assert len(found) == 1, seed
         (y, x), (lh, lw) = found[0], loose.shape[:2]
         margins = np.array([x / w, y / h, (lw - w - x) / w, (lh - h - y) / h])
@@ -48,7 +53,7 @@ def test_rotation_cuts_the_box_around_the_turned_plate():
     assert abs(turned.width - (w * np.cos(a) + h * np.sin(a))) <= 2
     assert abs(turned.height - (w * np.sin(a) + h * np.cos(a))) <= 2
     corners = np.asarray(turned)[[0, 0, -1, -1], [0, -1, 0, -1]]
-    assert corners.max() > 0   # the corners hold surround, not an empty black canvas
+    assert corners.max() > 0  # the corners hold surround, not an empty black canvas
 
 
 def test_scale_and_quality_do_what_they_say():
@@ -61,6 +66,7 @@ def test_scale_and_quality_do_what_they_say():
 
 def test_a_loose_crop_of_a_raw_photo_holds_its_annotated_corners():
     from tests.conftest import CCPD_RAW
+
     photos = sorted(CCPD_RAW.glob("**/*.jpg")) if CCPD_RAW.is_dir() else []
     photos = [p for p in photos if "-" in p.stem and p.stem.count("_") > 3]
     if not photos:

@@ -1,4 +1,5 @@
 """PlateReader, the one way to read plates: every input kind, lists, errors, a light import."""
+
 import subprocess
 import sys
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from plateocr import SAMPLE_DIR, PlateReader
+from plateocr import SAMPLE_DIR, PlateReader, PlateResult
 from plateocr.alphabet import PLATE_TYPES
 from plateocr.errors import PlateOCRError
 
@@ -37,7 +38,7 @@ def test_grayscale_and_rgba_inputs(reader):
 
 
 def test_a_list_returns_a_list_in_order(reader):
-    files = (sorted(SAMPLE_DIR.glob("*.jpg")) * 2)[:70]     # more than one internal batch
+    files = (sorted(SAMPLE_DIR.glob("*.jpg")) * 2)[:70]  # more than one internal batch
     batch = reader.read(files, batch_size=32)
     one_by_one = [reader.read(f) for f in files[:5]]
     assert isinstance(batch, list) and len(batch) == 70
@@ -67,21 +68,26 @@ def test_unknown_decoder_is_refused(tiny_run):
         PlateReader.from_pretrained(tiny_run[0] / "best.pt", decoder="beam")
 
 
+@pytest.mark.slow
 def test_import_is_light():
-    code = ("import sys, plateocr; from plateocr import PlateReader; "
-            "heavy = [m for m in ('matplotlib', 'pandas', 'papermill', 'jupyter_client', 'IPython', "
-            "'evaluate', 'nbformat') if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, plateocr; from plateocr import PlateReader; "
+        "heavy = [m for m in ('matplotlib', 'pandas', 'papermill', 'jupyter_client', 'IPython', "
+        "'evaluate', 'nbformat') if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name():
     from plateocr.checkpoint import load_checkpoint
     from plateocr.recipe import FINETUNE, MEMBERS, READING, SHIPPED_ACCURATE
+
     assert SHIPPED_ACCURATE.stat().st_size <= 10_000_000
     shipped = load_checkpoint(SHIPPED_ACCURATE)
     assert shipped["arch"] == "+".join(MEMBERS) and "optimizer" not in shipped
-    for member in shipped["config"]["members"]:   # each member fine-tuned as the recipe says
+    for member in shipped["config"]["members"]:  # each member fine-tuned as the recipe says
         assert {k: member[k] for k in FINETUNE} == FINETUNE
     reader = PlateReader.from_pretrained("accurate")
     assert reader.arch == "+".join(MEMBERS) and reader.source == str(SHIPPED_ACCURATE)
@@ -94,5 +100,63 @@ def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name()
 
 def test_the_default_reader_is_the_default_model():
     from plateocr.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, MODELS
+
     assert DEFAULT_CHECKPOINT == MODELS[DEFAULT_MODEL]
     assert PlateReader.from_pretrained().source == str(MODELS[DEFAULT_MODEL])
+
+
+def test_repr_lists_its_fields_with_commas():
+    read = PlateResult("皖A12345", 0.98765, "blue", "a/b.jpg", valid=True)
+    assert (
+        repr(read) == "PlateResult(plate='皖A12345', confidence=0.988, plate_type='blue', valid=True, path='a/b.jpg')"
+    )
+    assert (
+        repr(PlateResult("", 0.0, "", "x.jpg", "x.jpg: empty file"))
+        == "PlateResult(error='x.jpg: empty file', path='x.jpg')"
+    )
+
+
+def test_reads_that_are_no_valid_plate_are_marked(reader):
+    tok = reader.tokenizer
+    frames = [tok.encode(c)[0] if c else 0 for c in ["粤", "", "A", "", "L", "", "6"]]
+    log_probs = torch.full((len(frames), 2, tok.num_classes), -30.0).log_softmax(-1)
+    for t, c in enumerate(frames):
+        log_probs[t, :, c] = 0.0
+    log_probs[:, 1] = torch.full((len(frames), tok.num_classes), -30.0)
+    for t, c in enumerate(tok.encode("皖A12345")):
+        log_probs[t, 1, c] = 0.0
+    short, full = reader.decode(log_probs, torch.zeros(2, len(PLATE_TYPES)))
+    assert (short.plate, short.valid) == ("粤AL6", False) and "valid=False" in repr(short)
+    assert (full.plate, full.valid) == ("皖A12345", True)
+    assert all(r.valid for r in reader.read(sorted(SAMPLE_DIR.glob("*.jpg"))[:4]))
+
+
+def test_a_double_row_plate_is_read_end_to_end():
+    """A rendered two-row yellow plate goes through shape detection, row joining, model and decoding."""
+    from plateocr.synth import random_plate, render_clean
+
+    shipped = PlateReader.from_pretrained(tta="none")
+    rng = np.random.default_rng(0)
+    labels = [random_plate(rng, "yellow_double")[0] for _ in range(4)]
+    images = [render_clean(label, "yellow_double") for label in labels]
+    assert all(im.width / im.height < 2.5 for im in images)  # taken for double-row plates
+    results = shipped.read(images)
+    assert [(r.plate, r.plate_type, r.valid) for r in results] == [(lab, "yellow_double", True) for lab in labels]
+
+
+def test_a_stored_temperature_changes_confidences_and_never_readings(tmp_path):
+    from plateocr.checkpoint import load_checkpoint, save_checkpoint
+    from plateocr.reader import DEFAULT_CHECKPOINT
+
+    payload = load_checkpoint(DEFAULT_CHECKPOINT)
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:8]
+    reads = {}
+    for t in (1.0, 0.5, 2.0):
+        path = save_checkpoint(tmp_path / f"t{t}.pt", {**payload, "temperature": t})
+        reader = PlateReader.from_pretrained(path, tta="none")
+        assert reader.temperature == t
+        reads[t] = reader.read(files)
+    assert [r.plate for r in reads[0.5]] == [r.plate for r in reads[1.0]] == [r.plate for r in reads[2.0]]
+    # Sharpened frame posteriors make a read more certain, softened ones less.
+    for sharp, plain, soft in zip(reads[0.5], reads[1.0], reads[2.0]):
+        assert sharp.confidence > plain.confidence > soft.confidence

@@ -1,4 +1,5 @@
 """Synthetic plates: valid labels of every type, deterministic, the right sizes, never blank."""
+
 import csv
 from collections import Counter
 
@@ -10,8 +11,7 @@ from plateocr.alphabet import DIGITS, ENERGY, PLATE_LETTERS, PLATE_TYPES, PROVIN
 from plateocr.datasets import list_records
 from plateocr.errors import PlateOCRError
 from plateocr.images import DOUBLE_ROW_MAX_ASPECT
-from plateocr.synth import (SyntheticPlates, random_plate, render_clean, render_plate, synth_sample,
-                            write_synthetic)
+from plateocr.synth import SyntheticPlates, random_plate, render_clean, render_plate, synth_sample, write_synthetic
 
 
 @pytest.mark.parametrize("plate_type", PLATE_TYPES)
@@ -23,9 +23,9 @@ def test_labels_follow_the_format_of_each_type(plate_type):
         assert label[0] in PROVINCES and label[1] in PLATE_LETTERS, label
         if plate_type == "green":
             assert len(label) == 8
-            if label[2] in ENERGY:     # small car: at most two letters after D/F
+            if label[2] in ENERGY:  # small car: at most two letters after D/F
                 assert sum(c in PLATE_LETTERS for c in label[3:]) <= 2, label
-            else:                      # large vehicle: five digits, then D/F
+            else:  # large vehicle: five digits, then D/F
                 assert label[-1] in ENERGY and all(c in DIGITS for c in label[2:7]), label
         else:
             assert len(label) == 7, label
@@ -78,11 +78,12 @@ def test_same_seed_and_index_give_the_same_image_and_other_indices_do_not():
 @pytest.mark.parametrize("plate_type", PLATE_TYPES)
 def test_crops_have_crop_sizes_and_are_not_blank(plate_type):
     for i in range(12):
-        image = render_plate(random_plate(np.random.default_rng(i), plate_type)[0], plate_type,
-                             np.random.default_rng(100 + i))
+        image = render_plate(
+            random_plate(np.random.default_rng(i), plate_type)[0], plate_type, np.random.default_rng(100 + i)
+        )
         w, h = image.size
         assert image.mode == "RGB" and 80 <= w <= 140, image.size
-        if plate_type == "yellow_double":   # the loaders tell the layouts apart by aspect
+        if plate_type == "yellow_double":  # the loaders tell the layouts apart by aspect
             assert 36 <= h <= 82 and w / h < DOUBLE_ROW_MAX_ASPECT
         else:
             assert 21 <= h <= 51 and w / h > DOUBLE_ROW_MAX_ASPECT
@@ -98,17 +99,18 @@ def test_clean_plates_have_the_standard_shapes_and_real_glyphs():
     province_crops = {render_clean(p + "A12345", "blue").crop((10, 20, 65, 120)).tobytes() for p in "皖京粤藏"}
     assert len(province_crops) == 4
     police = np.asarray(render_clean("沪A1234警", "white"))
-    assert (police[..., 0].astype(int) - police[..., 1] > 120).any()   # 警 is red
+    assert (police[..., 0].astype(int) - police[..., 1] > 120).any()  # 警 is red
 
 
 def test_digits_and_letters_that_fonts_draw_unlike_plates_have_the_plate_shapes():
     from plateocr.synth import _glyph
+
     ink = {c: np.asarray(_glyph(c, 45, 90, "noto", 1)) > 128 for c in "13M"}
-    assert ink["3"][:6].mean(axis=0).max() == 1 and ink["3"][:6].any(axis=0).mean() > 0.8   # flat top bar
-    assert not ink["M"][-25:, 18:27].any()                   # the V of M stops above the baseline
-    assert ink["M"][:, :5].all() and ink["M"][:, -5:].all()   # upright sides
+    assert ink["3"][:6].mean(axis=0).max() == 1 and ink["3"][:6].any(axis=0).mean() > 0.8  # flat top bar
+    assert not ink["M"][-25:, 18:27].any()  # the V of M stops above the baseline
+    assert ink["M"][:, :5].all() and ink["M"][:, -5:].all()  # upright sides
     bar = ink["1"].any(axis=0)
-    assert ink["1"][:, bar].all() and bar.sum() < 15          # 1 is a plain bar
+    assert ink["1"][:, bar].all() and bar.sum() < 15  # 1 is a plain bar
 
 
 def _median_run(ink: np.ndarray) -> float:
@@ -120,11 +122,15 @@ def _median_run(ink: np.ndarray) -> float:
 
 def test_chinese_characters_keep_bold_vertical_strokes_in_their_narrow_slot():
     from plateocr.synth import _glyph
+
     # 京's lower half is its vertical hook and two short strokes; H's upper half is its two sides.
-    ratios = [_median_run(np.asarray(_glyph("京", 22, 45, font, weight))[28:38] > 128)
-              / _median_run(np.asarray(_glyph("H", 22, 45, font, weight))[5:15] > 128)
-              for font in ("noto", "simhei") for weight in range(3)]
-    assert np.mean(ratios) > 0.6   # about 0.43 if the squeeze thins them unchecked
+    ratios = [
+        _median_run(np.asarray(_glyph("京", 22, 45, font, weight))[28:38] > 128)
+        / _median_run(np.asarray(_glyph("H", 22, 45, font, weight))[5:15] > 128)
+        for font in ("noto", "simhei")
+        for weight in range(3)
+    ]
+    assert np.mean(ratios) > 0.6  # about 0.43 if the squeeze thins them unchecked
 
 
 def test_dataset_items_and_range():
@@ -162,6 +168,6 @@ def test_write_synthetic_refuses_a_folder_with_images(tmp_path):
     Image.new("RGB", (94, 24)).save(out / "mine.jpg")
     with pytest.raises(ValueError, match="already holds images"):
         write_synthetic(2, out)
-    with pytest.raises(PlateOCRError):   # the CLI prints it as one line
+    with pytest.raises(PlateOCRError):  # the CLI prints it as one line
         write_synthetic(2, out)
     assert [p.name for p in out.iterdir()] == ["mine.jpg"]

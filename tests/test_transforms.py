@@ -1,4 +1,5 @@
 """Batch augmentation: each plate its own parameters, the documented ranges, geometry that keeps its shape."""
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,7 @@ def test_each_plate_draws_its_own_parameters_and_a_seed_repeats_them():
     torch.manual_seed(1)
     assert torch.equal(BatchAugment()(images), first)
     distinct = {tuple(p.flatten()[:200].round().tolist()) for p in first}
-    assert len(distinct) > 12   # a few plates may draw "unchanged" (p < 1); most differ
+    assert len(distinct) > 12  # a few plates may draw "unchanged" (p < 1); most differ
     assert first.min() >= 0 and first.max() <= 255
 
 
@@ -48,7 +49,7 @@ def test_rotation_is_a_rotation_of_the_wide_crop_not_of_a_stretched_square():
     out = BatchAugment(translate=(0.0, 0.0), scale=(1.0, 1.0), shear=(0.0, 0.0), **ONLY_AFFINE)(line)
     shifts = [abs(row_centroid(p, 8) - 15.5) for p in out]
     assert max(shifts) <= 40 * math.tan(math.radians(3)) + 0.3
-    assert max(shifts) > 1.0   # it does rotate
+    assert max(shifts) > 1.0  # it does rotate
 
 
 def test_translation_moves_whole_pixels_within_its_fraction_of_the_size():
@@ -68,7 +69,7 @@ def test_grey_stays_grey_and_brightness_stays_in_range():
     grey = torch.full((64, 3, 32, 96), 100, dtype=torch.uint8)
     torch.manual_seed(4)
     out = BatchAugment(p_affine=0.0, p_blur=0.0, p_colour=1.0)(grey)
-    assert (out.amax(1) - out.amin(1)).max() < 0.5   # saturation and hue leave a grey pixel grey
+    assert (out.amax(1) - out.amin(1)).max() < 0.5  # saturation and hue leave a grey pixel grey
     means = out.mean((1, 2, 3))
     assert means.min() >= 100 * 0.6 - 0.5 and means.max() <= 100 * 1.4 + 0.5
     assert means.std() > 5
@@ -80,7 +81,7 @@ def test_blur_smooths_an_edge_only_when_drawn(p_blur, changed):
     edge[:, :, :, 48:] = 255
     out = BatchAugment(p_affine=0.0, p_colour=0.0, p_blur=p_blur, blur_sigma=(0.8, 1.0))(edge)
     assert bool((out[:, :, :, 47] > 10).all()) is changed
-    assert torch.allclose(out.mean(), edge.mean(), atol=1e-3)   # a normalised kernel keeps the mean
+    assert torch.allclose(out.mean(), edge.mean(), atol=1e-3)  # a normalised kernel keeps the mean
 
 
 def _plate_on_black(n: int = 16) -> torch.Tensor:
@@ -90,19 +91,19 @@ def _plate_on_black(n: int = 16) -> torch.Tensor:
 
 def test_a_loose_box_shrinks_the_plate_inside_a_surround_that_repeats_its_border():
     images = _plate_on_black()
-    images[:, :, 12:20, 40:56] = 30   # a dark mark in the middle of the plate
+    images[:, :, 12:20, 40:56] = 30  # a dark mark in the middle of the plate
     torch.manual_seed(0)
     out = BatchAugment(**OFF, p_loose=1.0, loose_margin=(0.2, 0.3))(images)
     dark = (out[:, 0] < 100).float()
     # The mark shrinks by 1 / (1 + left + right) between 1/1.6 and 1/1.4 horizontally.
     widths = dark.sum(-1).amax(-1)
     assert torch.all(widths < 16 / 1.35) and torch.all(widths > 16 / 1.7), widths
-    assert torch.allclose(out[:, :, 0, 0], torch.full((16, 3), 200.0))   # border smeared, not black
+    assert torch.allclose(out[:, :, 0, 0], torch.full((16, 3), 200.0))  # border smeared, not black
 
 
 def test_detector_rotation_turns_the_plate_and_keeps_it_in_the_box():
     images = torch.zeros((8, 3, 32, 96), dtype=torch.uint8)
-    images[:, :, 14:18, :] = 255   # a horizontal bar across the plate
+    images[:, :, 14:18, :] = 255  # a horizontal bar across the plate
     torch.manual_seed(1)
     out = BatchAugment(**OFF, p_rotate=1.0, rotate_degrees=10.0)(images)
     drops = []
@@ -112,7 +113,7 @@ def test_detector_rotation_turns_the_plate_and_keeps_it_in_the_box():
         drops.append(abs(left - right))
     # Angles are drawn in ±10°: at 10° the bar falls ~7 px over these 55 columns, at 2° ~1.4 px.
     assert sum(d > 1.0 for d in drops) >= 6 and max(drops) < 8.0, drops
-    assert out[:, 0, 15, 48].min() > 200   # the plate's centre stays in the middle of the box
+    assert out[:, 0, 15, 48].min() > 200  # the plate's centre stays in the middle of the box
 
 
 def test_low_resolution_loses_fine_detail():

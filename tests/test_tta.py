@@ -1,4 +1,5 @@
 """Test-time augmentation: shifted views averaged into one reading, the same in torch and ONNX."""
+
 import pytest
 import torch
 
@@ -38,6 +39,7 @@ def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order(tta):
 
 def test_onnx_reads_the_same_views_as_torch(tmp_path):
     from plateocr.export import export_onnx
+
     onnx = PlateReader.from_pretrained(export_onnx(None, tmp_path / "m.onnx"), tta="phase")
     torch_reader = PlateReader.from_pretrained(tta="phase")
     a, b = torch_reader.read(FILES[:16]), onnx.read(FILES[:16])

@@ -1,0 +1,43 @@
+"""Provenance: versions, the git commit of this checkout, a fingerprint of the data, the device."""
+
+import subprocess
+
+import torch
+
+from plateocr import __version__
+from plateocr.provenance import files_fingerprint, git_state, is_report_output, provenance
+from tests.conftest import REPO
+
+
+def test_git_state_names_this_checkouts_commit():
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    state = git_state()
+    assert state["git_commit"] == head and isinstance(state["git_dirty"], bool)
+
+
+def test_report_outputs_are_not_changes_but_their_parameters_are():
+    assert is_report_output("reports/03_error_analysis/metrics.json")
+    assert not is_report_output("reports/params_full.yaml") and not is_report_output("plateocr/train.py")
+
+
+def test_fingerprint_changes_with_a_files_size_or_name(tmp_path):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    a.write_bytes(b"12345")
+    b.write_bytes(b"1")
+    before = files_fingerprint([a, b])
+    assert before["n_files"] == 2 and files_fingerprint([b, a]) == before  # order does not matter
+    b.write_bytes(b"12")
+    assert files_fingerprint([a, b])["sha256"] != before["sha256"]
+    b.rename(tmp_path / "c.jpg")
+    assert files_fingerprint([a, tmp_path / "c.jpg"])["sha256"] != before["sha256"]
+
+
+def test_provenance_records_what_it_is_given_and_the_versions():
+    prov = provenance({"lr": 0.1}, {"n_files": 3}, "cuda:0", 12.5)
+    assert (prov["parameters"], prov["data"], prov["device"], prov["wall_time_s"]) == (
+        {"lr": 0.1},
+        {"n_files": 3},
+        "cuda:0",
+        12.5,
+    )
+    assert prov["plateocr"] == __version__ and prov["torch"] == torch.__version__
