@@ -40,7 +40,7 @@ sync:
 	$(BIN)/jupytext --sync notebooks/0*.py
 
 reports: setup
-	$(BIN)/python -m plateocr.reports --params reports/params_full.yaml --out reports
+	$(BIN)/python -m plateocr.research.reports --params reports/params_full.yaml --out reports
 
 # The main job on the embedded data: train from scratch on synthetic plates (validated on held-out
 # synthetic ones), score that model on the bundled real sample, then the shipped model on it.

@@ -3,7 +3,7 @@
     python bench/accuracy.py --pretrained runs/pretrain/best.pt [--folds 5] [--data ../shared/data/plates_dev]
     python bench/accuracy.py --pretrained runs/recipe/pretrain_wide/best.pt runs/recipe/pretrain_sharp/best.pt
                                 # several stage-1 checkpoints: each is fine-tuned, the ensemble is scored
-        [--set KEY=VALUE ...]   # fine-tuning changes for an ablation, as in python -m plateocr.recipe
+        [--set KEY=VALUE ...]   # fine-tuning changes for an ablation, as in python -m plateocr.research.recipe
         [--predictions cv.csv]  # every held-out plate's label and readings, for error analysis
         [--train-fraction 0.5]  # fine-tune on part of each fold's training plates (a learning curve)
         [--keep DIR]            # keep the fine-tuned fold checkpoints (for later analysis)
@@ -15,10 +15,10 @@ The synthetic pre-training never sees a real plate, so it is shared by all folds
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
 model; with several stage-1 checkpoints, each member is fine-tuned and they are read as one
 ensemble) and scored with greedy and with plate-grammar-constrained decoding, the latter also with
-test-time augmentation (`constrained_shift`, `constrained_phase`; see plateocr.tta) and on crops
+test-time augmentation (`constrained_shift`, `constrained_phase`; see plateocr.reading.tta) and on crops
 with their slant taken out (`constrained_deskew`, and `constrained_phase_deskew`: how the shipped
-model reads by default; see plateocr.deskew). The held-out crops are also read recoloured as green,
-yellow and white plates (`recoloured_*` rows: real glyphs, dark on light; see plateocr.recolour).
+model reads by default; see plateocr.data.deskew). The held-out crops are also read recoloured as green,
+yellow and white plates (`recoloured_*` rows: real glyphs, dark on light; see plateocr.data.recolour).
 Prints a table and, as its last line, one JSON object.
 """
 
@@ -40,18 +40,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
 from plateocr.alphabet import Tokenizer  # noqa: E402
-from plateocr.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
-from plateocr.checkpoint import as_one_model, load_checkpoint  # noqa: E402
-from plateocr.config import TrainConfig, parse_overrides  # noqa: E402
-from plateocr.datasets import cv_folds, list_records  # noqa: E402
-from plateocr.decoding import sequence_confidence  # noqa: E402
+from plateocr.data.datasets import cv_folds, list_records  # noqa: E402
+from plateocr.data.images import load_image, prepare_crop  # noqa: E402
+from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
-from plateocr.evaluation import read_records  # noqa: E402
-from plateocr.images import load_image, prepare_crop  # noqa: E402
-from plateocr.metrics import summarize  # noqa: E402
-from plateocr.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE  # noqa: E402
-from plateocr.recolour import RECOLOURED, recolour_image  # noqa: E402
-from plateocr.train import train  # noqa: E402
+from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
+from plateocr.reading.decoding import sequence_confidence  # noqa: E402
+from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE  # noqa: E402
+from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
+from plateocr.scoring.evaluation import read_records  # noqa: E402
+from plateocr.scoring.metrics import summarize  # noqa: E402
+from plateocr.training.config import TrainConfig, parse_overrides  # noqa: E402
+from plateocr.training.loop import train  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # How each model is read: (decoder, test-time augmentation, deskew); the rows of the table.
@@ -299,7 +299,7 @@ def main() -> int:
     print(f"{'':34s} {'exact':>8s} {'CER':>8s} {'province':>9s} {'non-皖':>8s}")
     tables = [("synthetic only", "synthetic_only_", before), ("fine-tuned", "", rows)]
     tables += [(f"member {i} ({model['arch']})", f"member{i}_", m) for i, (model, m) in enumerate(zip(stage1, members))]
-    # Real glyphs as dark characters on light plates: a proxy for plates of other colours (plateocr.recolour).
+    # Real glyphs as dark characters on light plates: a proxy for plates of other colours (plateocr.data.recolour).
     tables += [
         (f"recoloured {colour}", f"recoloured_{colour}_", {default_reading: r}) for colour, r in recoloured.items()
     ]

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
-from plateocr.ccpd_tree import NO_PLATE, SPLITS, SUBSET_ORDER, split_names, subset_of  # noqa: E402
-from plateocr.datasets import list_records  # noqa: E402
-from plateocr.evaluation import read_records, summarize_rows  # noqa: E402
-from plateocr.train import resolve_device  # noqa: E402
-from plateocr.tta import TTA_SHIFTS  # noqa: E402
+from plateocr.data.ccpd_tree import NO_PLATE, SPLITS, SUBSET_ORDER, split_names, subset_of  # noqa: E402
+from plateocr.data.datasets import list_records  # noqa: E402
+from plateocr.reading.tta import TTA_SHIFTS  # noqa: E402
+from plateocr.scoring.evaluation import read_records, summarize_rows  # noqa: E402
+from plateocr.training.loop import resolve_device  # noqa: E402
 
 FIGURES = ("n", "accuracy", "cer", "province_accuracy", "plates_per_s")
 

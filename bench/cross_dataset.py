@@ -5,7 +5,7 @@
     python bench/cross_dataset.py --train /data/ccpd2019-dl1 --test /data/CCPD2020 --split test
         [--arch wide] [--epochs 5] [--init CKPT] [--set KEY=VALUE ...] [--out DIR] [--device auto] [--workers N]
 
-Training is `plateocr train` (plateocr.train.train) with its defaults, short (`--epochs`, default
+Training is `plateocr train` (plateocr.training.loop.train) with its defaults, short (`--epochs`, default
 5); `--set` changes any other training parameter. The model it keeps (best.pt) is then read on
 `--test` (its `--split`; a dl1 folder's test half when none is named) as `plateocr evaluate` reads.
 Rows: the training run's own validation (in-domain) and the other set (cross-dataset). Last line:
@@ -23,12 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
-from plateocr.config import TrainConfig  # noqa: E402
-from plateocr.datasets import list_records  # noqa: E402
-from plateocr.evaluation import evaluate_reader  # noqa: E402
-from plateocr.recipe import parse_overrides  # noqa: E402
-from plateocr.train import resolve_device, train  # noqa: E402
-from plateocr.tta import TTA_SHIFTS  # noqa: E402
+from plateocr.data.datasets import list_records  # noqa: E402
+from plateocr.reading.tta import TTA_SHIFTS  # noqa: E402
+from plateocr.research.recipe import parse_overrides  # noqa: E402
+from plateocr.scoring.evaluation import evaluate_reader  # noqa: E402
+from plateocr.training.config import TrainConfig  # noqa: E402
+from plateocr.training.loop import resolve_device, train  # noqa: E402
 
 
 def main() -> int:

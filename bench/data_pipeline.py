@@ -4,7 +4,7 @@
 
 Builds a folder of CCPD-sized crops, lists it once (as training does: no per-epoch rescans), then
 times one pass per worker count, lazily decoded, one pass over a RAM cache, and the training loop's
-batch augmentation (plateocr.transforms.BatchAugment, batches of 32 as the recipe's). Last line: one
+batch augmentation (plateocr.data.transforms.BatchAugment, batches of 32 as the recipe's). Last line: one
 JSON object.
 """
 
@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import SAMPLE_DIR  # noqa: E402
 from plateocr.alphabet import Tokenizer  # noqa: E402
-from plateocr.datasets import CropDataset, list_records, make_collate  # noqa: E402
-from plateocr.transforms import BatchAugment  # noqa: E402
+from plateocr.data.datasets import CropDataset, list_records, make_collate  # noqa: E402
+from plateocr.data.transforms import BatchAugment  # noqa: E402
 
 
 def images_per_s(dataset, workers: int) -> float:

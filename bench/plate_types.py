@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
 from plateocr.alphabet import PLATE_TYPES  # noqa: E402
-from plateocr.datasets import list_records  # noqa: E402
-from plateocr.evaluation import evaluate_reader, records_for  # noqa: E402
+from plateocr.data.datasets import list_records  # noqa: E402
+from plateocr.scoring.evaluation import evaluate_reader, records_for  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def main() -> int:
     reader = PlateReader.from_pretrained(args.checkpoint)
     equal = {t: 1.0 for t in PLATE_TYPES}  # the same number of plates of every type
     with tempfile.TemporaryDirectory(prefix="plateocr-types-") as tmp:
-        from plateocr.synth import TYPE_BENCH_SEED, write_synthetic
+        from plateocr.synth.render import TYPE_BENCH_SEED, write_synthetic
 
         write_synthetic(args.n, Path(tmp) / "s", seed=TYPE_BENCH_SEED, type_weights=equal)
         synthetic, _ = evaluate_reader(reader, records_for(Path(tmp) / "s", tmp))

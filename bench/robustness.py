@@ -7,7 +7,7 @@
 With --model, each DIR holds the fine-tuned fold checkpoints that `bench/accuracy.py --keep DIR`
 leaves (same --data, --folds and --seed): every plate is read only by the models of the fold that
 held it out, so no row scores a plate a model trained on. Each model is read as its checkpoint
-says (views, deskew), and once more with one view (`NAME/1view`). Perturbations (plateocr.perturbations)
+says (views, deskew), and once more with one view (`NAME/1view`). Perturbations (plateocr.data.perturbations)
 are drawn from the seed, the plate and the kind, so every model reads the same pixels. With --raw,
 plates are cut from full CCPD photos by a box around their annotated corners, tight and with
 10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
@@ -25,10 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
-from plateocr.checkpoint import as_one_model, load_checkpoint  # noqa: E402
-from plateocr.datasets import cv_folds, list_records  # noqa: E402
-from plateocr.images import load_image  # noqa: E402
-from plateocr.perturbations import DEFAULT_STRENGTHS, KINDS, loose_crop_from_photo, perturb  # noqa: E402
+from plateocr.data.datasets import cv_folds, list_records  # noqa: E402
+from plateocr.data.images import load_image  # noqa: E402
+from plateocr.data.perturbations import DEFAULT_STRENGTHS, KINDS, loose_crop_from_photo, perturb  # noqa: E402
+from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLEAN = ("clean", 0.0)

@@ -25,11 +25,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import SAMPLE_DIR, PlateReader  # noqa: E402
 from plateocr.alphabet import Tokenizer  # noqa: E402
-from plateocr.export import export_onnx  # noqa: E402
-from plateocr.images import load_image, prepare_crop  # noqa: E402
-from plateocr.models import build_model  # noqa: E402
-from plateocr.reader import DEFAULT_MODEL, MODELS  # noqa: E402
-from plateocr.tta import TTA_SHIFTS  # noqa: E402
+from plateocr.data.images import load_image, prepare_crop  # noqa: E402
+from plateocr.models.crnn import build_model  # noqa: E402
+from plateocr.reading.export import export_onnx  # noqa: E402
+from plateocr.reading.reader import DEFAULT_MODEL, MODELS  # noqa: E402
+from plateocr.reading.tta import TTA_SHIFTS  # noqa: E402
 
 
 def timed(fn, seconds: float) -> float:

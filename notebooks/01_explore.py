@@ -22,7 +22,7 @@
 # bundled with the package; point `data_dir` at CCPD2019-dl1, a folder of `LABEL.jpg` crops, a CSV
 # manifest or raw CCPD photos) beside the built-in synthetic plates.
 #
-# Everything computed here lives in `plateocr.analysis`; this notebook only shows it.
+# Everything computed here lives in `plateocr.research.analysis`; this notebook only shows it.
 
 # %% tags=["parameters"]
 data_dir = "sample"          # a data path, or "sample" for the bundled real crops
@@ -33,10 +33,10 @@ seed = 0
 # %%
 from pathlib import Path
 
-from plateocr import analysis, plots
-from plateocr.datasets import list_records
-from plateocr.provenance import files_fingerprint, provenance
-from plateocr.synth import SyntheticPlates
+from plateocr.research import analysis, plots
+from plateocr.data.datasets import list_records
+from plateocr.training.provenance import files_fingerprint, provenance
+from plateocr.synth.render import SyntheticPlates
 
 figures = Path(output_dir) / "figures"
 records, skipped = list_records(data_dir)

@@ -18,7 +18,7 @@
 # %% [markdown]
 # # 02 · Train a plate recogniser
 #
-# One training run with the parameters below: the same `plateocr.train` that
+# One training run with the parameters below: the same `plateocr.training.loop` that
 # `python -m plateocr train` runs. By default it trains the wide CRNN on synthetic plates only
 # and validates on real crops, which measures how well the synthetic plates transfer to real ones.
 # It writes `best.pt`, `last.pt` and `metrics.json` (with provenance) to `output_dir`.
@@ -49,9 +49,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from plateocr import plots
-from plateocr.config import TrainConfig
-from plateocr.train import train
+from plateocr.research import plots
+from plateocr.training.config import TrainConfig
+from plateocr.training.loop import train
 
 # Every parameter named like a TrainConfig field is one; the four paths have the notebooks' names.
 config = TrainConfig.from_namespace(globals(), data=data_dir, val=val_dir, out=output_dir,

@@ -39,9 +39,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from plateocr import PlateReader, analysis, plots
-from plateocr.evaluation import evaluate_reader, records_for
-from plateocr.synth import EVAL_SEED
+from plateocr import PlateReader
+from plateocr.research import analysis, plots
+from plateocr.scoring.evaluation import evaluate_reader, records_for
+from plateocr.synth.render import EVAL_SEED
 
 figures = Path(output_dir) / "figures"
 records = records_for(data_dir, Path(output_dir) / "synthetic_eval", synthetic_n, seed + EVAL_SEED)

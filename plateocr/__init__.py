@@ -13,6 +13,6 @@ __version__ = "0.1.0"
 # Real crops bundled with the package (Apache-2.0, see its NOTICE.md): the demo and test sample.
 SAMPLE_DIR = Path(__file__).parent / "sample_plates"
 
-from .reader import PlateReader, PlateResult  # noqa: E402
+from .reading.reader import PlateReader, PlateResult  # noqa: E402
 
 __all__ = ["PlateReader", "PlateResult", "SAMPLE_DIR", "__version__"]

@@ -11,8 +11,8 @@ from .errors import PlateOCRError
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
-    from .reader import DEFAULT_MODEL, MODELS
-    from .tta import TTA_SHIFTS
+    from .reading.reader import DEFAULT_MODEL, MODELS
+    from .reading.tta import TTA_SHIFTS
 
     p.add_argument("--checkpoint", help="checkpoint .pt (default: the pretrained model shipped in the repo)")
     p.add_argument(
@@ -50,7 +50,7 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import add_arguments
+    from .training.config import add_arguments
 
     parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _reader(args):
-    from .devices import resolve_device
-    from .reader import PlateReader
+    from .reading.devices import resolve_device
+    from .reading.reader import PlateReader
 
     return PlateReader.from_pretrained(
         args.onnx or args.checkpoint or args.model,
@@ -102,8 +102,8 @@ def _reader(args):
 
 
 def cmd_train(args) -> int:
-    from .config import from_arguments
-    from .train import train
+    from .training.config import from_arguments
+    from .training.loop import train
 
     cfg = from_arguments(args)
     result = train(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
@@ -122,8 +122,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .datasets import detect_layout, list_records
-    from .evaluation import evaluate_reader
+    from .data.datasets import detect_layout, list_records
+    from .scoring.evaluation import evaluate_reader
 
     detect_layout(args.data)  # a wrong data path is reported before the model loads
     reader = _reader(args)
@@ -153,7 +153,7 @@ def cmd_evaluate(args) -> int:
 
 def _expand_images(items: list[str]) -> list[Path]:
     """Image files named or inside the folders named; other files in folders are reported, not read."""
-    from .datasets import COMPANION_FILES, _image_files
+    from .data.datasets import COMPANION_FILES, _image_files
 
     files: list[Path] = []
     for item in items:
@@ -207,7 +207,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_onnx
+    from .reading.export import export_onnx
 
     path = export_onnx(args.checkpoint, args.onnx, args.overwrite)
     print(f"wrote {path}")
@@ -215,7 +215,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .synth import write_synthetic
+    from .synth.render import write_synthetic
 
     manifest = write_synthetic(args.n, args.out, seed=args.seed)
     print(f"wrote {args.n} plates to {args.out} (manifest {manifest})")

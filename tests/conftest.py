@@ -23,8 +23,8 @@ def plates_dev() -> Path:
 def tiny_run(tmp_path_factory):
     """A compact model trained for 2 short epochs on the bundled real sample (a real, quick run)."""
     from plateocr import SAMPLE_DIR
-    from plateocr.config import TrainConfig
-    from plateocr.train import train
+    from plateocr.training.config import TrainConfig
+    from plateocr.training.loop import train
 
     out = tmp_path_factory.mktemp("tiny_run")
     cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(out), arch="compact", epochs=2, batch_size=16, seed=1)

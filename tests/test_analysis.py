@@ -3,8 +3,9 @@
 import pandas as pd
 import pytest
 
-from plateocr import SAMPLE_DIR, analysis
-from plateocr.datasets import list_records
+from plateocr import SAMPLE_DIR
+from plateocr.data.datasets import list_records
+from plateocr.research import analysis
 
 
 def row(label, plate, confidence=0.9, true_type="blue", plate_type="blue"):

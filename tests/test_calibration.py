@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from plateocr.calibration import expected_calibration_error, fit_temperature, reliability
-from plateocr.decoding import sequence_confidence
+from plateocr.reading.decoding import sequence_confidence
+from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability
 
 
 def test_a_calibrated_model_has_no_calibration_error():

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from plateocr.ccpd import (
+from plateocr.data.ccpd import (
     CCPD_ADS,
     CCPD_ALPHABETS,
     CCPD_PROVINCES,

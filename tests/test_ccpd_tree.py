@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plateocr.ccpd_tree import split_names, subset_of
-from plateocr.datasets import detect_layout, list_records
+from plateocr.data.ccpd_tree import split_names, subset_of
+from plateocr.data.datasets import detect_layout, list_records
 from plateocr.errors import PlateOCRError
 from tests.conftest import CCPD2019_FOLDERS, CCPD2019_SPLITS, MISSING, build_ccpd_trees, ccpd_photos
 

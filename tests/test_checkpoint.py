@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from plateocr.alphabet import Tokenizer
-from plateocr.checkpoint import join_checkpoints, load_checkpoint, member_checkpoint, save_checkpoint
 from plateocr.errors import CheckpointError
-from plateocr.models import build_model
-from plateocr.reader import PlateReader
+from plateocr.models.checkpoint import join_checkpoints, load_checkpoint, member_checkpoint, save_checkpoint
+from plateocr.models.crnn import build_model
+from plateocr.reading.reader import PlateReader
 
 
 def payload(arch="compact", alphabet=None):
@@ -131,7 +131,7 @@ def test_a_kill_while_writing_leaves_the_previous_checkpoint_intact(tmp_path):
     # A child process starts overwriting last.pt with a big payload and is killed mid-write.
     script = textwrap.dedent(f"""
         import os, signal, torch
-        import plateocr.checkpoint as ck
+        import plateocr.models.checkpoint as ck
         real_save = torch.save
         def slow_save(obj, f):
             f.write(b"partial bytes")

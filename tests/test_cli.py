@@ -27,8 +27,8 @@ def cli(*args, check=True):
 
 def test_evaluate_json_equals_the_library_summary(tiny_run):
     from plateocr import PlateReader
-    from plateocr.datasets import list_records
-    from plateocr.evaluation import evaluate_reader
+    from plateocr.data.datasets import list_records
+    from plateocr.scoring.evaluation import evaluate_reader
 
     out, _ = tiny_run
     proc = cli("evaluate", "--data", SAMPLE_DIR, "--checkpoint", out / "best.pt", "--json")
@@ -162,7 +162,7 @@ def test_a_non_checkpoint_file_is_refused(tmp_path):
 
 def test_synth_writes_readable_label_named_files(tmp_path):
     cli("synth", "--n", 12, "--out", tmp_path / "s", "--seed", 3)
-    from plateocr.datasets import list_records
+    from plateocr.data.datasets import list_records
 
     records, skipped = list_records(tmp_path / "s")
     assert len(records) == 12 and len(skipped) == 0

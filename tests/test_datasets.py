@@ -10,7 +10,7 @@ import torch
 
 from plateocr import SAMPLE_DIR
 from plateocr.alphabet import Tokenizer, is_valid_plate
-from plateocr.datasets import (
+from plateocr.data.datasets import (
     BadSample,
     CropDataset,
     SyntheticPlateDataset,
@@ -171,7 +171,7 @@ def test_collate_targets_match_labels():
     ],
 )
 def test_a_labels_plate_type_is_inferred_from_its_length_and_last_character(label, plate_type):
-    from plateocr.datasets import infer_plate_type
+    from plateocr.data.datasets import infer_plate_type
 
     assert infer_plate_type(label) == plate_type
 

@@ -3,7 +3,7 @@ import math
 import torch
 
 from plateocr.alphabet import Tokenizer, is_valid_plate
-from plateocr.decoding import decode_constrained, decode_greedy, sequence_confidence
+from plateocr.reading.decoding import decode_constrained, decode_greedy, sequence_confidence
 
 TOK = Tokenizer()
 

@@ -6,10 +6,10 @@ import torch
 from PIL import Image
 
 from plateocr import SAMPLE_DIR, PlateReader
-from plateocr.datasets import CropDataset, list_records
-from plateocr.deskew import deskew, slant
-from plateocr.images import prepare_crop
-from plateocr.synth import render_clean
+from plateocr.data.datasets import CropDataset, list_records
+from plateocr.data.deskew import deskew, slant
+from plateocr.data.images import prepare_crop
+from plateocr.synth.render import render_clean
 
 SIZE = (32, 96)
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from plateocr.distill import Teacher, distillation_loss
 from plateocr.errors import PlateOCRError
-from plateocr.reader import DEFAULT_CHECKPOINT, PlateReader
+from plateocr.reading.reader import DEFAULT_CHECKPOINT, PlateReader
+from plateocr.training.distill import Teacher, distillation_loss
 
 
 def test_distillation_loss_is_zero_when_the_student_matches_its_teacher_and_grows_apart():

@@ -5,9 +5,9 @@ import shutil
 import pytest
 
 from plateocr import SAMPLE_DIR, PlateReader
-from plateocr.datasets import PlateRecord, list_records
-from plateocr.evaluation import evaluate_reader, read_records, records_for, summarize_rows
-from plateocr.metrics import cer
+from plateocr.data.datasets import PlateRecord, list_records
+from plateocr.scoring.evaluation import evaluate_reader, read_records, records_for, summarize_rows
+from plateocr.scoring.metrics import cer
 from tests.test_images import SMALLEST, damaged_copies
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.errors import PlateOCRError
-from plateocr.export import export_onnx
+from plateocr.reading.export import export_onnx
 from tests.conftest import PLATES_DEV, REPO
 
 pytestmark = pytest.mark.slow  # an ONNX export, and the CLI in subprocesses
@@ -65,8 +65,8 @@ def test_the_onnx_thread_count_is_set_when_the_session_is_created(onnx_file):
 
 
 def test_the_export_carries_how_its_model_reads_and_the_onnx_reader_applies_it(tmp_path):
-    from plateocr.checkpoint import load_checkpoint, save_checkpoint
-    from plateocr.reader import DEFAULT_CHECKPOINT
+    from plateocr.models.checkpoint import load_checkpoint, save_checkpoint
+    from plateocr.reading.reader import DEFAULT_CHECKPOINT
 
     checkpoint = save_checkpoint(
         tmp_path / "calibrated.pt", {**load_checkpoint(DEFAULT_CHECKPOINT), "tta": "none", "temperature": 0.5}

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from plateocr.file_index import cache_dir, cached_listing, list_files
+from plateocr.data.file_index import cache_dir, cached_listing, list_files
 
 
 def make_tree(root: Path) -> Path:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from plateocr import SAMPLE_DIR
+from plateocr.data.images import is_double_row, join_rows, load_image, prepare_crop
 from plateocr.errors import ImageError
-from plateocr.images import is_double_row, join_rows, load_image, prepare_crop
 
 REAL = SAMPLE_DIR / "京PL3N67.jpg"
 
@@ -132,8 +132,8 @@ def test_every_truncation_and_byte_flip_of_a_real_jpeg_is_an_image_or_an_image_e
 @pytest.mark.slow
 def test_importing_plateocr_leaves_pils_global_settings_alone():
     code = (
-        "from PIL import ImageFile; ImageFile.LOAD_TRUNCATED_IMAGES = True; import plateocr.images, "
-        "plateocr.reader; print(ImageFile.LOAD_TRUNCATED_IMAGES)"
+        "from PIL import ImageFile; ImageFile.LOAD_TRUNCATED_IMAGES = True; import plateocr.data.images, "
+        "plateocr.reading.reader; print(ImageFile.LOAD_TRUNCATED_IMAGES)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "True", proc.stderr[-2000:]

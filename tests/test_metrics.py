@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from plateocr.metrics import cer, exact_accuracy, per_position_accuracy, province_accuracy, summarize
+from plateocr.scoring.metrics import cer, exact_accuracy, per_position_accuracy, province_accuracy, summarize
 from tests.conftest import REPO
 
 
@@ -96,9 +96,9 @@ CHILD = textwrap.dedent("""
     def refuse(*args, **kwargs):
         raise AssertionError(f"network use: {args}")
     socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
-    from plateocr import metrics
+    from plateocr.scoring import metrics
     heavy = [m for m in ("evaluate", "datasets", "pandas", "matplotlib") if m in sys.modules]
-    assert not heavy, f"importing plateocr.metrics imported {heavy}"
+    assert not heavy, f"importing plateocr.scoring.metrics imported {heavy}"
     print(metrics.cer(["皖A12346", ""], ["皖A12345", "京AD12345"]))
 """)
 

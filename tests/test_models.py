@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from plateocr.errors import PlateOCRError
-from plateocr.models import ARCH_INPUT_SIZE, EnsembleCRNN, build_model, count_parameters, input_size
+from plateocr.models.crnn import ARCH_INPUT_SIZE, EnsembleCRNN, build_model, count_parameters, input_size
 
 
 @pytest.mark.parametrize("arch", ["compact", "fast", "wide", "sharp", "seed"])

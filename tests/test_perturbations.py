@@ -3,9 +3,9 @@ import pytest
 from PIL import Image
 
 from plateocr import SAMPLE_DIR
-from plateocr.ccpd import parse_ccpd_name
-from plateocr.images import load_image
-from plateocr.perturbations import DEFAULT_STRENGTHS, KINDS, loose_box, loose_crop_from_photo, perturb
+from plateocr.data.ccpd import parse_ccpd_name
+from plateocr.data.images import load_image
+from plateocr.data.perturbations import DEFAULT_STRENGTHS, KINDS, loose_box, loose_crop_from_photo, perturb
 
 CROP = load_image(sorted(SAMPLE_DIR.glob("*.jpg"))[0])
 

@@ -5,7 +5,7 @@ import subprocess
 import torch
 
 from plateocr import __version__
-from plateocr.provenance import files_fingerprint, git_state, is_report_output, provenance
+from plateocr.training.provenance import files_fingerprint, git_state, is_report_output, provenance
 from tests.conftest import REPO
 
 
@@ -17,7 +17,7 @@ def test_git_state_names_this_checkouts_commit():
 
 def test_report_outputs_are_not_changes_but_their_parameters_are():
     assert is_report_output("reports/03_error_analysis/metrics.json")
-    assert not is_report_output("reports/params_full.yaml") and not is_report_output("plateocr/train.py")
+    assert not is_report_output("reports/params_full.yaml") and not is_report_output("plateocr/training/loop.py")
 
 
 def test_fingerprint_changes_with_a_files_size_or_name(tmp_path):

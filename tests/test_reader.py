@@ -81,8 +81,8 @@ def test_import_is_light():
 
 @pytest.mark.slow
 def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name():
-    from plateocr.checkpoint import load_checkpoint
-    from plateocr.recipe import FINETUNE, MEMBERS, READING, SHIPPED_ACCURATE
+    from plateocr.models.checkpoint import load_checkpoint
+    from plateocr.research.recipe import FINETUNE, MEMBERS, READING, SHIPPED_ACCURATE
 
     assert SHIPPED_ACCURATE.stat().st_size <= 10_000_000
     shipped = load_checkpoint(SHIPPED_ACCURATE)
@@ -99,7 +99,7 @@ def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name()
 
 
 def test_the_default_reader_is_the_default_model():
-    from plateocr.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, MODELS
+    from plateocr.reading.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, MODELS
 
     assert DEFAULT_CHECKPOINT == MODELS[DEFAULT_MODEL]
     assert PlateReader.from_pretrained().source == str(MODELS[DEFAULT_MODEL])
@@ -133,7 +133,7 @@ def test_reads_that_are_no_valid_plate_are_marked(reader):
 
 def test_a_double_row_plate_is_read_end_to_end():
     """A rendered two-row yellow plate goes through shape detection, row joining, model and decoding."""
-    from plateocr.synth import random_plate, render_clean
+    from plateocr.synth.render import random_plate, render_clean
 
     shipped = PlateReader.from_pretrained(tta="none")
     rng = np.random.default_rng(0)
@@ -145,8 +145,8 @@ def test_a_double_row_plate_is_read_end_to_end():
 
 
 def test_a_stored_temperature_changes_confidences_and_never_readings(tmp_path):
-    from plateocr.checkpoint import load_checkpoint, save_checkpoint
-    from plateocr.reader import DEFAULT_CHECKPOINT
+    from plateocr.models.checkpoint import load_checkpoint, save_checkpoint
+    from plateocr.reading.reader import DEFAULT_CHECKPOINT
 
     payload = load_checkpoint(DEFAULT_CHECKPOINT)
     files = sorted(SAMPLE_DIR.glob("*.jpg"))[:8]

@@ -3,8 +3,8 @@ import pytest
 from PIL import Image
 
 from plateocr import SAMPLE_DIR
-from plateocr.images import load_image
-from plateocr.recolour import RECOLOURED, character_mask, recolour, recolour_image
+from plateocr.data.images import load_image
+from plateocr.data.recolour import RECOLOURED, character_mask, recolour, recolour_image
 
 CROPS = sorted(SAMPLE_DIR.glob("*.jpg"))[:8]
 

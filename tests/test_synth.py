@@ -8,10 +8,17 @@ import pytest
 from PIL import Image
 
 from plateocr.alphabet import DIGITS, ENERGY, PLATE_LETTERS, PLATE_TYPES, PROVINCES, is_valid_plate
-from plateocr.datasets import list_records
+from plateocr.data.datasets import list_records
+from plateocr.data.images import DOUBLE_ROW_MAX_ASPECT
 from plateocr.errors import PlateOCRError
-from plateocr.images import DOUBLE_ROW_MAX_ASPECT
-from plateocr.synth import SyntheticPlates, random_plate, render_clean, render_plate, synth_sample, write_synthetic
+from plateocr.synth.render import (
+    SyntheticPlates,
+    random_plate,
+    render_clean,
+    render_plate,
+    synth_sample,
+    write_synthetic,
+)
 
 
 @pytest.mark.parametrize("plate_type", PLATE_TYPES)
@@ -103,7 +110,7 @@ def test_clean_plates_have_the_standard_shapes_and_real_glyphs():
 
 
 def test_digits_and_letters_that_fonts_draw_unlike_plates_have_the_plate_shapes():
-    from plateocr.synth import _glyph
+    from plateocr.synth.render import _glyph
 
     ink = {c: np.asarray(_glyph(c, 45, 90, "noto", 1)) > 128 for c in "13M"}
     assert ink["3"][:6].mean(axis=0).max() == 1 and ink["3"][:6].any(axis=0).mean() > 0.8  # flat top bar
@@ -121,7 +128,7 @@ def _median_run(ink: np.ndarray) -> float:
 
 
 def test_chinese_characters_keep_bold_vertical_strokes_in_their_narrow_slot():
-    from plateocr.synth import _glyph
+    from plateocr.synth.render import _glyph
 
     # 京's lower half is its vertical hook and two short strokes; H's upper half is its two sides.
     ratios = [

@@ -12,13 +12,13 @@ import torch
 
 from plateocr import SAMPLE_DIR
 from plateocr.alphabet import Tokenizer
-from plateocr.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
-from plateocr.config import TrainConfig
-from plateocr.distributed import Distributed
 from plateocr.errors import PlateOCRError
-from plateocr.models import build_model
-from plateocr.reader import PlateReader
-from plateocr.train import cpu_has_bf16, train
+from plateocr.models.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
+from plateocr.models.crnn import build_model
+from plateocr.reading.reader import PlateReader
+from plateocr.training.config import TrainConfig
+from plateocr.training.distributed import Distributed
+from plateocr.training.loop import cpu_has_bf16, train
 from tests.conftest import REPO
 
 
@@ -93,7 +93,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, ema_decay):
 
 @pytest.mark.slow
 def test_cosine_schedule_and_repeated_real_plates(tmp_path):
-    from plateocr.train import build_datasets
+    from plateocr.training.loop import build_datasets
 
     cfg = TrainConfig(
         data=str(SAMPLE_DIR),
@@ -113,8 +113,8 @@ def test_cosine_schedule_and_repeated_real_plates(tmp_path):
 
 
 def test_synthetic_validation_lets_every_real_plate_train(tmp_path):
-    from plateocr.datasets import SyntheticPlateDataset
-    from plateocr.train import build_datasets
+    from plateocr.data.datasets import SyntheticPlateDataset
+    from plateocr.training.loop import build_datasets
 
     cfg = TrainConfig(data=str(SAMPLE_DIR), val="synthetic", synthetic_val=20, out=str(tmp_path / "run"))
     train_set, val_set, fingerprint = build_datasets(cfg, log=lambda msg: None)
@@ -125,7 +125,7 @@ def test_synthetic_validation_lets_every_real_plate_train(tmp_path):
 
 def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path):
     from plateocr.alphabet import PLATE_TYPES
-    from plateocr.train import build_datasets
+    from plateocr.training.loop import build_datasets
 
     cfg = TrainConfig(data=str(SAMPLE_DIR), out=str(tmp_path / "run"), mix_synthetic=60, synthetic_types="green,white")
     mixed = build_datasets(cfg, log=lambda msg: None)[0].datasets[-1]
@@ -137,7 +137,7 @@ def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path)
 
 
 def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
-    from plateocr import recipe
+    from plateocr.research import recipe
 
     seen = []
     monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
@@ -165,7 +165,7 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
 
 
 def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypatch):
-    from plateocr import recipe
+    from plateocr.research import recipe
 
     seen = []
     monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
@@ -180,9 +180,9 @@ def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypat
 
 
 def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_path, monkeypatch):
-    from plateocr import recipe
-    from plateocr.checkpoint import save_checkpoint
-    from plateocr.models import build_model
+    from plateocr.models.checkpoint import save_checkpoint
+    from plateocr.models.crnn import build_model
+    from plateocr.research import recipe
 
     seen = []
     monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
@@ -250,7 +250,7 @@ def test_same_parameters_give_identical_metrics(tmp_path, speed):
 def test_torchrun_gloo_training(tmp_path, processes):
     """Under torchrun even one process trains through DDP; two split the data between them, and
     validation gathers every rank's share."""
-    from plateocr.train import build_datasets
+    from plateocr.training.loop import build_datasets
 
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     if torchrun is None:
@@ -306,9 +306,9 @@ def test_resume_works_after_a_kill_while_writing_the_checkpoint(tmp_path):
     train(TrainConfig(epochs=1, **common), progress=False)
     script = textwrap.dedent(f"""
         import os, signal
-        import plateocr.checkpoint as ck
-        from plateocr.config import TrainConfig
-        from plateocr.train import train
+        import plateocr.models.checkpoint as ck
+        from plateocr.training.config import TrainConfig
+        from plateocr.training.loop import train
         def dying_save(obj, f):
             f.write(b"half a checkpoint")
             f.flush()
@@ -390,7 +390,7 @@ def test_amp_on_a_cpu_without_bf16_trains_in_float32_and_says_so(tmp_path, capsy
 def test_a_cpu_without_bf16_is_told_apart_and_amp_falls_back(tmp_path):
     """oneDNN limited to AVX2 has no bf16 instructions, as on such a CPU: --amp trains in float32."""
     code = (
-        "import torch; from plateocr.train import cpu_has_bf16, mixed_precision_dtype; "
+        "import torch; from plateocr.training.loop import cpu_has_bf16, mixed_precision_dtype; "
         "print(cpu_has_bf16(), mixed_precision_dtype(torch.device('cpu'), print))"
     )
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
@@ -427,7 +427,7 @@ def test_fine_tuning_from_an_ensemble_starts_from_its_member_of_the_runs_arch(tm
 
 
 def test_the_official_ccpd_splits_train_and_validate(ccpd_trees):
-    from plateocr.train import build_datasets
+    from plateocr.training.loop import build_datasets
 
     root, _ = ccpd_trees
     cfg = TrainConfig(data=str(root), split="train", val_split="val", out="unused")
@@ -441,7 +441,7 @@ def test_the_official_ccpd_splits_train_and_validate(ccpd_trees):
 
 
 def test_a_validation_path_validates_and_all_of_data_trains(tmp_path):
-    from plateocr.train import build_datasets
+    from plateocr.training.loop import build_datasets
 
     val_dir = tmp_path / "val"
     val_dir.mkdir()

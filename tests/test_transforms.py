@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from plateocr.transforms import BatchAugment
+from plateocr.data.transforms import BatchAugment
 
 OFF = dict(p_affine=0.0, p_colour=0.0, p_blur=0.0)
 ONLY_AFFINE = dict(p_colour=0.0, p_blur=0.0, p_affine=1.0)

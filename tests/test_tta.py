@@ -5,7 +5,7 @@ import torch
 
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.errors import PlateOCRError
-from plateocr.tta import TTA_SHIFTS, average_views, shift_columns, view_batch
+from plateocr.reading.tta import TTA_SHIFTS, average_views, shift_columns, view_batch
 
 FILES = sorted(SAMPLE_DIR.glob("*.jpg"))
 
@@ -38,7 +38,7 @@ def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order(tta):
 
 
 def test_onnx_reads_the_same_views_as_torch(tmp_path):
-    from plateocr.export import export_onnx
+    from plateocr.reading.export import export_onnx
 
     onnx = PlateReader.from_pretrained(export_onnx(None, tmp_path / "m.onnx"), tta="phase")
     torch_reader = PlateReader.from_pretrained(tta="phase")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
 
-from .fonts import FIGURE_FONT, font_path
+from ..synth.fonts import FIGURE_FONT, font_path
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +130,7 @@ def rejection_curve(table):
 
 def real_vs_synthetic(records, synthetic, n: int = 18, seed: int = 0):
     """Two panels: real crops (left) and synthetic plates (right), labels as captions."""
-    from .images import load_image
+    from ..data.images import load_image
 
     use_cjk_font()
     rng = np.random.default_rng(seed)
@@ -163,7 +163,7 @@ def real_vs_synthetic(records, synthetic, n: int = 18, seed: int = 0):
 
 def error_gallery(df, n: int = 24, ncols: int = 4):
     """The wrongly read crops with truth, prediction and confidence (least confident first)."""
-    from .images import load_image
+    from ..data.images import load_image
 
     wrong = df[~df["correct"] & df["error"].isna()].sort_values("confidence").head(n)
     if wrong.empty:

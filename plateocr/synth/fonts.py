@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
 
 PLATE_FONT = "SimHei.ttf"  # heavy, square strokes: closest to plate lettering
 FIGURE_FONT = "NotoSansCJKsc-Regular.otf"

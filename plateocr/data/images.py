@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..errors import ImageError
 from .deskew import deskew as deskew_crop
-from .errors import ImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MIN_SIDE = 8  # smaller than this holds no readable characters
@@ -104,7 +104,7 @@ def join_rows(image: Image.Image) -> Image.Image:
 
 def prepare_crop(image: Image.Image, input_size: tuple[int, int], deskew: bool = False) -> np.ndarray:
     """H×W×3 uint8 array of the size the model takes, double-row plates joined into one row and,
-    with `deskew`, the slant of a plate seen from one side taken out (see plateocr.deskew)."""
+    with `deskew`, the slant of a plate seen from one side taken out (see plateocr.data.deskew)."""
     image = to_rgb(image)
     check_size(image)
     if is_double_row(image):

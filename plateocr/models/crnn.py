@@ -18,8 +18,8 @@ import math
 import torch
 from torch import nn
 
-from .alphabet import PLATE_TYPES
-from .errors import PlateOCRError
+from ..alphabet import PLATE_TYPES
+from ..errors import PlateOCRError
 
 ARCH_INPUT_SIZE = {"compact": (32, 96), "fast": (32, 96), "wide": (32, 96), "sharp": (32, 96), "seed": (32, 128)}
 
@@ -133,7 +133,7 @@ class SharpCRNN(CompactCRNN):
 
 class FastCRNN(CompactCRNN):
     """The single-view student: the compact layout a little wider, with a convolutional sequence
-    head; trained to reproduce the accurate ensemble's per-frame posteriors (plateocr.distill)."""
+    head; trained to reproduce the accurate ensemble's per-frame posteriors (plateocr.training.distill)."""
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
         super().__init__(num_classes, num_types, hidden=96, channels=(24, 48, 96, 128), sequence="conv")

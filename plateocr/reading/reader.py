@@ -22,16 +22,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
-from .ccpd import crop_plate
-from .checkpoint import load_checkpoint, trained_deskewed
+from ..alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
+from ..data.ccpd import crop_plate
+from ..data.images import load_image, prepare_crop
+from ..errors import CheckpointError, ImageError, PlateOCRError
+from ..models.checkpoint import load_checkpoint, trained_deskewed
+from ..models.crnn import arch_members, build_model, input_size
 from .decoding import decode_constrained, decode_greedy
-from .errors import CheckpointError, ImageError, PlateOCRError
-from .images import load_image, prepare_crop
-from .models import arch_members, build_model, input_size
 from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
-WEIGHTS = Path(__file__).parent / "weights"
+WEIGHTS = Path(__file__).parents[1] / "weights"
 # The shipped models by name: the fast single-view student and the accurate ensemble it learnt from.
 MODELS = {"fast": WEIGHTS / "fast.pt", "accurate": WEIGHTS / "wide_sharp.pt"}
 DEFAULT_MODEL = "accurate"
@@ -39,7 +39,7 @@ DEFAULT_CHECKPOINT = MODELS[DEFAULT_MODEL]
 ACCURATE_CHECKPOINT = MODELS["accurate"]
 DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.55 pp more plates than one view, cross-validated
-# (see plateocr.tta). A PlateReader built directly (training's validation) reads once.
+# (see plateocr.reading.tta). A PlateReader built directly (training's validation) reads once.
 DEFAULT_TTA = "phase"
 
 
@@ -113,7 +113,7 @@ class PlateReader:
         self.input_size = input_size(arch)
         self.decoder, self.device = decoder, torch.device(device)
         self.onnx_session, self.source, self.deskew = onnx_session, source, deskew
-        # The calibration temperature fitted for this model (plateocr.calibration): it changes
+        # The calibration temperature fitted for this model (plateocr.scoring.calibration): it changes
         # confidences, never readings.
         self.temperature = temperature
 
@@ -161,7 +161,7 @@ class PlateReader:
         onnx_threads: int = 0,
     ) -> PlateReader:
         """Load a shipped model by name ("fast", "accurate"; None: the default), a checkpoint (.pt) or
-        an exported ONNX file (.onnx). Crops are deskewed (plateocr.deskew) as the model's were in
+        an exported ONNX file (.onnx). Crops are deskewed (plateocr.data.deskew) as the model's were in
         training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise.
         An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses)."""
         path = MODELS.get(str(path), Path(path)) if path else DEFAULT_CHECKPOINT

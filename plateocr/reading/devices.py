@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
 
 
 def resolve_device(name: str) -> torch.device:

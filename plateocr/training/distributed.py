@@ -10,7 +10,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
 
 
 class Distributed:

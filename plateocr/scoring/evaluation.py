@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from .alphabet import PLATE_TYPES
-from .datasets import PlateRecord
+from ..alphabet import PLATE_TYPES
+from ..data.datasets import PlateRecord
+from ..reading.reader import PlateReader
+from ..synth.render import EVAL_SEED
 from .metrics import summarize
-from .reader import PlateReader
-from .synth import EVAL_SEED
 
 
 def read_records(
@@ -73,10 +73,10 @@ def records_for(data_dir, workdir, synthetic_n: int = 600, synthetic_seed: int =
     (a seed that no training run uses), re-using them when already there."""
     from pathlib import Path
 
-    from .datasets import MANIFEST, SYNTHETIC, list_records
+    from ..data.datasets import MANIFEST, SYNTHETIC, list_records
 
     if str(data_dir) == SYNTHETIC:
-        from .synth import write_synthetic
+        from ..synth.render import write_synthetic
 
         workdir = Path(workdir)
         if not (workdir / MANIFEST).exists():

@@ -16,10 +16,10 @@ import argparse
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
-from .datasets import SYNTHETIC
-from .errors import PlateOCRError
-from .models import ARCH_INPUT_SIZE, ARCHS, ENSEMBLE_SEPARATOR, input_size
-from .synth import DEFAULT_TYPE_WEIGHTS
+from ..data.datasets import SYNTHETIC
+from ..errors import PlateOCRError
+from ..models.crnn import ARCH_INPUT_SIZE, ARCHS, ENSEMBLE_SEPARATOR, input_size
+from ..synth.render import DEFAULT_TYPE_WEIGHTS
 
 LR_SCHEDULES = ("plateau", "cosine")
 
@@ -92,18 +92,18 @@ class TrainConfig:
         False,
         "also augment with the crops detectors cut: loose boxes (margins up to "
         "30 %), plates turned up to 10°, half and third resolution "
-        "(plateocr.transforms.BatchAugment.detector_crops)",
+        "(plateocr.data.transforms.BatchAugment.detector_crops)",
     )
     recolour_p: float = _param(
         0.0,
         "probability that a blue training plate is redrawn as a green, yellow or "
-        "white one from its own pixels (plateocr.recolour): real glyph shapes in "
+        "white one from its own pixels (plateocr.data.recolour): real glyph shapes in "
         "both polarities",
     )
     teacher: str | None = _param(
         None,
         "checkpoint whose per-frame posteriors the model also learns (knowledge "
-        "distillation, plateocr.distill); it must read the same input size",
+        "distillation, plateocr.training.distill); it must read the same input size",
     )
     teacher_tta: str = _param("none", "the teacher's views: none, shift or phase")
     distill_weight: float = _param(1.0, "weight of the distillation loss beside CTC")

@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
 
 # Horizontal shifts in pixels of the model's input (32 × 96), one view each; "phase" puts the
 # crop at each offset modulo the 4-pixel column once.

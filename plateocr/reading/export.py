@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
 from .reader import PlateReader
 
 OPSET = 17

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .alphabet import BLANK, FIRST_CHAR_ID, PLATE_FORMATS, Tokenizer, is_valid_plate
+from ..alphabet import BLANK, FIRST_CHAR_ID, PLATE_FORMATS, Tokenizer, is_valid_plate
 
 BEAM_WIDTH = 12
 PRUNE_LOG_PROB = math.log(1e-4)  # characters less likely than this in a frame are not extended
@@ -41,7 +41,7 @@ def _best_path(log_probs: torch.Tensor) -> list[list[int]]:
 
 def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]], temperature: float = 1.0) -> list[float]:
     """P(sequence | image) for each batch item, summed over all CTC alignments, with the frame
-    posteriors softened (T > 1) or sharpened (T < 1) by a calibration temperature (plateocr.calibration)."""
+    posteriors softened (T > 1) or sharpened (T < 1) by a calibration temperature (plateocr.scoring.calibration)."""
     if not sequences:
         return []
     lp = log_probs.float()

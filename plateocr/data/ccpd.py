@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .geometry import homography, pil_perspective
+from ..geometry import homography, pil_perspective
 
 # The tables of the CCPD README, in its order (not the alphabet's): a name's indices point into these.
 CCPD_PROVINCES = list("皖沪津渝冀晋蒙辽吉黑苏浙京闽赣鲁豫鄂湘粤桂琼川贵云藏陕甘青宁新警学O")

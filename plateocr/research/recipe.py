@@ -1,6 +1,6 @@
 """The recipe of the shipped models: the accurate ensemble, then the fast student distilled from it.
 
-    python -m plateocr.recipe --real ../shared/data/plates_dev --out runs/recipe --ship
+    python -m plateocr.research.recipe --real ../shared/data/plates_dev --out runs/recipe --ship
 
 Stage 1 never sees a real plate: balanced provinces and every plate type from the renderer.
 Stage 2 fine-tunes on real crops with synthetic plates mixed into every epoch, so the 30 rarely
@@ -24,13 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-from . import SAMPLE_DIR
-from .checkpoint import as_one_model, load_checkpoint, save_checkpoint
-from .config import TrainConfig, check_keys, parse_overrides
-from .datasets import detect_layout, list_records
-from .errors import PlateOCRError
-from .reader import MODELS
-from .train import train
+from .. import SAMPLE_DIR
+from ..data.datasets import detect_layout, list_records
+from ..errors import PlateOCRError
+from ..models.checkpoint import as_one_model, load_checkpoint, save_checkpoint
+from ..reading.reader import MODELS
+from ..training.config import TrainConfig, check_keys, parse_overrides
+from ..training.loop import train
 
 # Two archs whose errors differ (16 of 26 shared, where two fine-tunings of one arch share 23): read
 # as one, they make fewer errors than either; each costs about 12.5 minutes through both stages.
@@ -66,7 +66,7 @@ def pretrain_params(arch: str) -> dict:
 
 # Stage 2: the few real plates are repeated (each copy augmented afresh) so they are not drowned by
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
-# Its crops, real and synthetic, are deskewed as the reader then deskews them (plateocr.deskew):
+# Its crops, real and synthetic, are deskewed as the reader then deskews them (plateocr.data.deskew):
 # 0.9801 of the plates cross-validated (three splits), against 0.9768 when only the reading deskewed.
 FINETUNE = dict(
     epochs=30,
@@ -97,7 +97,7 @@ STUDENT_FINETUNE = dict(
 )
 # How each shipped model reads by default: its views, and the temperature that makes its confidence
 # a probability (fitted by `bench/accuracy.py` on held-out reads of the same recipe; see
-# plateocr.calibration).
+# plateocr.scoring.calibration).
 READING = {"accurate": {"tta": "phase", "temperature": 1.0}, "fast": {"tta": "none", "temperature": 1.0}}
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"

@@ -18,7 +18,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .geometry import homography, pil_perspective
+from ..geometry import homography, pil_perspective
 
 # Single-row crops keep width/height above images.DOUBLE_ROW_MAX_ASPECT (2.5), double-row below.
 SINGLE_ASPECT, DOUBLE_ASPECT = (2.8, 4.3), (1.6, 2.3)

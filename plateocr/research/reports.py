@@ -1,6 +1,6 @@
 """`make reports`: run 01 → 02 → 03 with papermill into reports/, then HTML via nbconvert.
 
-    python -m plateocr.reports --params reports/params_full.yaml --out reports
+    python -m plateocr.research.reports --params reports/params_full.yaml --out reports
 
 The parameter file has one section per notebook (plus `common`, given to all three); paths in
 it are relative to the repository root. 02_train also takes every TrainConfig field by its name, and
@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ("01_explore", "02_train", "03_error_analysis")
 TRAINING_NOTEBOOK = "02_train"
 PATH_PARAMETERS = ("data_dir", "val_dir", "output_dir", "checkpoint")
@@ -49,7 +49,7 @@ def notebook_parameters(name: str, section: dict, declared: set[str]) -> dict:
     """
     from dataclasses import fields
 
-    from .config import TrainConfig
+    from ..training.config import TrainConfig
     from .recipe import FINETUNE, PRETRAIN
 
     params = dict(section)

@@ -8,6 +8,7 @@ their vertical strokes widened back after the squeeze into their narrow slots); 
 plate is drawn clean (`render_clean`, 1 px per mm) and then degraded like a CCPD crop
 (`synth_degrade.degrade`). Sample i of seed s is always the same image.
 
+>>> from plateocr.alphabet import is_valid_plate
 >>> image, label, plate_type = synth_sample(seed=0, index=3)
 >>> is_valid_plate(label), plate_type in PLATE_TYPES, image.mode
 (True, True, 'RGB')
@@ -23,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from torch.utils.data import Dataset
 
-from .alphabet import (
+from ..alphabet import (
     ALNUM,
     CROSS_BORDER,
     DIGITS,
@@ -38,9 +39,9 @@ from .alphabet import (
     TYPE_FORMATS,
     plate_format,
 )
-from .errors import PlateOCRError
+from ..errors import PlateOCRError
+from .degrade import degrade
 from .fonts import PLATE_FONT, font_path
-from .synth_degrade import degrade
 
 # Seeds of held-out synthetic sets, far from the small seeds (and seed + train.VAL_SEED_OFFSET) training renders with.
 EVAL_SEED = 424_242  # evaluation plates of every type (evaluation.records_for, notebook 03)
@@ -107,6 +108,7 @@ def random_plate(
 ) -> tuple[str, str]:
     """A valid plate text and its type; provinces are uniform unless weights are given.
 
+    >>> from plateocr.alphabet import is_valid_plate
     >>> label, kind = random_plate(np.random.default_rng(0))
     >>> is_valid_plate(label), kind in PLATE_TYPES
     (True, True)

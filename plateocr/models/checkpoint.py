@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import CheckpointError, PlateOCRError
-from .models import ENSEMBLE_SEPARATOR, arch_members
+from ..errors import CheckpointError, PlateOCRError
+from .crnn import ENSEMBLE_SEPARATOR, arch_members
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "arch", "alphabet", "model", "config")

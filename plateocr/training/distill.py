@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .alphabet import Tokenizer
-from .checkpoint import load_checkpoint
-from .errors import PlateOCRError
-from .models import build_model, input_size
-from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
+from ..alphabet import Tokenizer
+from ..errors import PlateOCRError
+from ..models.checkpoint import load_checkpoint
+from ..models.crnn import build_model, input_size
+from ..reading.tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
 
 class Teacher:

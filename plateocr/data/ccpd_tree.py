@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import PlateOCRError
 from .ccpd import is_ccpd_name
-from .errors import PlateOCRError
 from .images import IMAGE_SUFFIXES
 
 SPLITS = ("train", "val", "test")

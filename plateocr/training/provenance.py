@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def is_report_output(path: str) -> bool:
@@ -44,7 +44,7 @@ def git_state() -> dict:
 def versions() -> dict:
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "plateocr": __version__,

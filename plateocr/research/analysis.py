@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
-from .alphabet import province_of
+from ..alphabet import province_of
 
 NO_PROVINCE = "∅"  # the prediction has no province character in front
 
@@ -181,6 +181,6 @@ def headline(summaries: dict[str, dict]) -> pd.DataFrame:
 def report_provenance(parameters: dict, records, device: object = "cpu") -> dict:
     """Provenance of a report on `records`; `device` is where its readers ran (PlateReader.device;
     the CPU is where `PlateReader.from_pretrained` reads unless told otherwise)."""
-    from .provenance import files_fingerprint, provenance
+    from ..training.provenance import files_fingerprint, provenance
 
     return provenance(parameters, files_fingerprint(r.path for r in records), str(device))

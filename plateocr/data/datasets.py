@@ -5,7 +5,7 @@ Layouts:
   labelled  a folder of crops named `LABEL.jpg` (`LABEL_2.jpg` for a repeated plate)
   csv       a manifest with `path,label[,plate_type]` columns, paths relative to the CSV
   ccpd      raw CCPD full-scene photos whose names encode the plate; crops are warped on load.
-            A full CCPD2019/CCPD2020 tree also has official splits (plateocr.ccpd_tree), read
+            A full CCPD2019/CCPD2020 tree also has official splits (plateocr.data.ccpd_tree), read
             with `split=` (train, val, test, or a subset file such as ccpd_blur)
   synthetic plates rendered on the fly (the built-in default data)
 `sample` names the real crops bundled with the package.
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .alphabet import PLATE_TYPES, Tokenizer, infer_plate_type, label_problem
+from ..alphabet import PLATE_TYPES, Tokenizer, infer_plate_type, label_problem
+from ..errors import ImageError, PlateOCRError
 from .ccpd import crop_plate, is_ccpd_name, label_from_dl1_name, parse_ccpd_name
 from .ccpd_tree import NO_PLATE, is_ccpd_tree, split_folder, split_members
-from .errors import ImageError, PlateOCRError
 from .file_index import cached_listing, list_files
 from .images import IMAGE_SUFFIXES, load_image, prepare_crop
 
@@ -43,7 +43,7 @@ COMPANION_FILES = (MANIFEST, "LICENSE", "NOTICE.md", "SOURCE.md", "README.md")
 def resolve_data_path(path: str | Path) -> str | Path:
     """The bundled real sample for "sample"; any other path or "synthetic" as given."""
     if str(path) == SAMPLE:
-        from . import SAMPLE_DIR
+        from .. import SAMPLE_DIR
 
         return SAMPLE_DIR
     return path
@@ -141,7 +141,7 @@ def list_records(
 
     `split` names a part of a data set that has parts: ROOT/train or ROOT/test of a dl1 folder
     (when none is named: ROOT/train, or ROOT/test with `held_out`), or an official split or subset
-    file of a CCPD tree (plateocr.ccpd_tree; when none is named, the whole tree). Photos in ccpd_np
+    file of a CCPD tree (plateocr.data.ccpd_tree; when none is named, the whole tree). Photos in ccpd_np
     (no plate) are skipped, never read as plates; so are photos a split file lists but that are missing.
     """
     path = resolve_data_path(path)
@@ -341,7 +341,7 @@ class SyntheticPlateDataset(Dataset):
         deskew: bool = False,
         **synth_kwargs,
     ):
-        from .synth import SyntheticPlates
+        from ..synth.render import SyntheticPlates
 
         self.n, self.input_size, self.seed, self.deskew = n, (input_size[0], input_size[1]), seed, deskew
         self.synth_kwargs = synth_kwargs
@@ -361,7 +361,7 @@ class SyntheticPlateDataset(Dataset):
         )
 
     def set_epoch(self, epoch: int):
-        from .synth import SyntheticPlates
+        from ..synth.render import SyntheticPlates
 
         if self._pool is None:  # distinct, reproducible plates per epoch
             self._plates = SyntheticPlates(self.n, self.seed + 1_000_003 * epoch, **self.synth_kwargs)

@@ -1,6 +1,6 @@
 """Confidence that means what it says: a fitted temperature, expected calibration error, reliability.
 
-A read's confidence is P(plate | image) summed over CTC alignments (plateocr.decoding). Averaging
+A read's confidence is P(plate | image) summed over CTC alignments (plateocr.reading.decoding). Averaging
 views and ensemble members flattens the per-frame posteriors, so a right read of an accurate model
 can score 0.4. A temperature T rescales the frame log-probabilities (log_softmax(lp / T)) before
 that sum; fitted on plates the model never trained on, it makes the confidences of right and wrong
@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from .decoding import sequence_confidence
+from ..reading.decoding import sequence_confidence
 
 # Temperatures tried when fitting: a log-spaced grid, then a finer one around the best.
 TEMPERATURE_RANGE = (0.1, 5.0)

@@ -28,10 +28,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from .alphabet import BLANK, PLATE_TYPES, Tokenizer
-from .checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
-from .config import TrainConfig
-from .datasets import (
+from ..alphabet import BLANK, PLATE_TYPES, Tokenizer
+from ..data.datasets import (
     SYNTHETIC,
     CropDataset,
     SyntheticPlateDataset,
@@ -40,16 +38,18 @@ from .datasets import (
     seed_worker,
     split_records,
 )
-from .devices import resolve_device
+from ..data.recolour import RECOLOURED, recolour_blue_plates
+from ..data.transforms import BatchAugment
+from ..errors import PlateOCRError
+from ..models.checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
+from ..models.crnn import arch_members, build_model, count_parameters
+from ..reading.devices import resolve_device
+from ..reading.reader import PlateReader
+from ..scoring.metrics import summarize
+from .config import TrainConfig
 from .distill import Teacher, distillation_loss
 from .distributed import Distributed
-from .errors import PlateOCRError
-from .metrics import summarize
-from .models import arch_members, build_model, count_parameters
 from .provenance import files_fingerprint, provenance
-from .reader import PlateReader
-from .recolour import RECOLOURED, recolour_blue_plates
-from .transforms import BatchAugment
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.json")
 # Held-out synthetic plates come from seed + VAL_SEED_OFFSET, a seed no training epoch renders with.

@@ -1,0 +1,1 @@
+"""Data: image decoding, crops (CCPD, deskew), datasets and their layouts, batch augmentation."""

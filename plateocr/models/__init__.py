@@ -1,0 +1,1 @@
+"""The recognisers (CRNN variants and their ensemble) and their checkpoint files."""

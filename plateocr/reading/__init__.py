@@ -1,0 +1,1 @@
+"""Reading plates: PlateReader (pre-processing, batching, model, decoding), test-time views, ONNX."""

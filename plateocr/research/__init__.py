@@ -1,0 +1,2 @@
+"""Research tooling the runtime never imports: the shipped model's recipe, `make reports`,
+the notebooks' tables and figures."""

@@ -1,0 +1,1 @@
+"""Scoring readings: plate metrics (exact, CER, province) and evaluation over a labelled set."""
