@@ -156,14 +156,11 @@ def list_records(
     records: list[PlateRecord] = []
 
     def add(file: Path, label: str, plate_type: str | None = None, vertices=None):
-        problem = label_problem(label, tokenizer_alphabet)
-        if problem:
-            skipped.add(file, f"label {label!r}: {problem}")
-            return
-        if plate_type is not None and plate_type not in PLATE_TYPES:
-            skipped.add(file, f"unknown plate_type {plate_type!r} (known: {', '.join(PLATE_TYPES)})")
-            return
-        records.append(PlateRecord(str(file), label, plate_type or infer_plate_type(label), vertices))
+        reason = _unusable(label, plate_type, tokenizer_alphabet)
+        if reason:
+            skipped.add(file, reason)
+        else:
+            records.append(PlateRecord(str(file), label, plate_type or infer_plate_type(label), vertices))
 
     def add_file(file: Path):
         try:
@@ -171,12 +168,7 @@ def list_records(
         except ValueError as exc:
             skipped.add(file, str(exc))
 
-    has_parts = (layout == "dl1" and (path / "train").is_dir()) or (layout == "ccpd" and is_ccpd_tree(path))
-    if split is not None and not has_parts:
-        raise PlateOCRError(
-            f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
-            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)"
-        )
+    has_parts = _has_parts(path, layout, split)
     if layout == "csv":
         manifest = path / MANIFEST if path.is_dir() else path
         _read_manifest(manifest, add, skipped)
@@ -190,14 +182,34 @@ def list_records(
                 raise PlateOCRError(f"{path} has no {split!r} folder: choose train or test")
         _add_folder(folder, split_folder(path) if layout == "ccpd" else None, add_file, skipped)
     if not records:
+        where = f"{layout} layout" + (f", split {split}" if split else "")
         raise PlateOCRError(
-            f"no usable labelled plates in {path} ({layout} layout"
-            + (f", split {split}" if split else "")
-            + ")"
-            + (f"; {skipped.summary()}" if len(skipped) else "")
+            f"no usable labelled plates in {path} ({where})" + (f"; {skipped.summary()}" if len(skipped) else "")
         )
     records.sort(key=lambda r: r.path)
     return records, skipped
+
+
+def _has_parts(path: Path, layout: str, split: str | None) -> bool:
+    """Whether the data set has splits (a dl1 folder's train/test, a CCPD tree's split files);
+    naming a split of one that has none is a one-line error."""
+    has_parts = (layout == "dl1" and (path / "train").is_dir()) or (layout == "ccpd" and is_ccpd_tree(path))
+    if split is not None and not has_parts:
+        raise PlateOCRError(
+            f"{path} ({layout} layout) has no splits: drop --split, or give the root of "
+            f"a CCPD tree or of a dl1 folder (ROOT/train, ROOT/test)"
+        )
+    return has_parts
+
+
+def _unusable(label: str, plate_type: str | None, alphabet: str) -> str | None:
+    """Why a labelled file cannot be trained on or scored, or None when it can."""
+    problem = label_problem(label, alphabet)
+    if problem:
+        return f"label {label!r}: {problem}"
+    if plate_type is not None and plate_type not in PLATE_TYPES:
+        return f"unknown plate_type {plate_type!r} (known: {', '.join(PLATE_TYPES)})"
+    return None
 
 
 def _annotation(file: Path, layout: str) -> tuple[str, str | None, tuple | None]:

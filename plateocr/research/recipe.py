@@ -143,7 +143,7 @@ def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
     return str(manifest)
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", required=True, help="real labelled crops for stage 2")
     parser.add_argument("--out", default="runs/recipe")
@@ -186,11 +186,20 @@ def main(argv=None) -> int:
         help="also fine-tune on the real plates bundled as the demo sample (by default they "
         "are held out, so the sample scores unseen plates)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.ship is not None and args.pretrain_only:
         parser.error("--ship needs stage 2: drop --pretrain-only")
     if args.pretrain_only and args.finetune_only:
         parser.error("--pretrain-only and --finetune-only leave nothing to do together")
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
     out, changes = Path(args.out), parse_overrides(args.set)
     if not args.pretrain_only:
         detect_layout(args.real)  # a wrong path fails now, not after the 17-minute first stage
@@ -219,46 +228,42 @@ def main(argv=None) -> int:
         print(json.dumps(minutes))
         return 0
     real = real_training_data(args.real, out, None if args.keep_sample_in_training else SAMPLE_DIR)
+    finetune = lambda params, member, **extra: train(
+        stage(
+            params,
+            member,
+            data=real,
+            out=str(folder("finetune", member)),
+            **extra,
+            init_checkpoint=str(folder("pretrain", member) / "best.pt"),
+        ),
+        overwrite=True,
+        progress=False,
+    )
     for member in members:
-        train(
-            stage(
-                FINETUNE,
-                member,
-                data=real,
-                out=str(folder("finetune", member)),
-                init_checkpoint=str(folder("pretrain", member) / "best.pt"),
-            ),
-            overwrite=True,
-            progress=False,
-        )
+        finetune(FINETUNE, member)
     accurate = ship(
         [folder("finetune", member) / SHIPPED_STAGE2 for member in members], out / "accurate.pt", READING["accurate"]
     )
     lap("finetune_min")
     for member in student:  # distilled from the ensemble just trained, on the same real plates
-        train(
-            stage(
-                STUDENT_FINETUNE,
-                member,
-                data=real,
-                out=str(folder("finetune", member)),
-                teacher=str(accurate),
-                init_checkpoint=str(folder("pretrain", member) / "best.pt"),
-            ),
-            overwrite=True,
-            progress=False,
-        )
+        finetune(STUDENT_FINETUNE, member, teacher=str(accurate))
         ship([folder("finetune", member) / SHIPPED_STAGE2], out / "fast.pt", READING["fast"])
     lap("student_min")
     minutes["total_min"] = round((time.time() - start) / 60, 1)
     print(json.dumps(minutes))
     if args.ship is not None:
-        ship_dir = Path(args.ship) if args.ship else out / "weights"
-        ship_dir.mkdir(parents=True, exist_ok=True)
-        for built, name in [(accurate, SHIPPED_ACCURATE.name)] + ([(out / "fast.pt", SHIPPED.name)] if student else []):
-            shutil.copyfile(built, ship_dir / name)
-            print(f"shipped {ship_dir / name} ({(ship_dir / name).stat().st_size / 1e6:.1f} MB)")
+        built = [(accurate, SHIPPED_ACCURATE.name)] + ([(out / "fast.pt", SHIPPED.name)] if student else [])
+        write_shipped(built, Path(args.ship) if args.ship else out / "weights")
     return 0
+
+
+def write_shipped(built: list[tuple[Path, str]], ship_dir: Path) -> None:
+    """Copy each built checkpoint to `ship_dir` under the name the package bundles it by."""
+    ship_dir.mkdir(parents=True, exist_ok=True)
+    for checkpoint, name in built:
+        shutil.copyfile(checkpoint, ship_dir / name)
+        print(f"shipped {ship_dir / name} ({(ship_dir / name).stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
