@@ -38,19 +38,9 @@ MEMBERS = ("wide", "sharp")
 # Stage 1: a fixed budget with cosine decay (on the plateau schedule the rate never dropped in 6 epochs).
 # bf16 autocast and NHWC convs (amp, channels_last) halve a CPU step with batch augmentation; on a
 # CPU without bf16 units `amp` trains in float32 (emulated bf16 would be ~10x slower there).
-PRETRAIN = dict(
-    data="synthetic",
-    epochs=10,
-    synthetic_train=40_000,
-    synthetic_val=2_000,
-    cache=True,
-    batch_size=32,
-    lr=2e-3,
-    lr_schedule="cosine",
-    threads=2,
-    amp=True,
-    channels_last=True,
-)
+# Both stages: batches of 32, cosine decay, 2 threads, bf16 autocast and NHWC convolutions.
+BOTH_STAGES = dict(cache=True, batch_size=32, lr_schedule="cosine", threads=2, amp=True, channels_last=True)
+PRETRAIN = dict(BOTH_STAGES, data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, lr=2e-3)
 # The sharp member's stage 1 also trains on deskewed synthetic crops (the wide one's does not): two
 # members that learnt from differently prepared crops err on different plates. Cross-validated over
 # three splits (before the renderer's Chinese characters were drawn bold), 0.9818 exact, CER 0.0039,
@@ -68,19 +58,7 @@ def pretrain_params(arch: str) -> dict:
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
 # Its crops, real and synthetic, are deskewed as the reader then deskews them (plateocr.data.deskew):
 # 0.9801 of the plates cross-validated (three splits), against 0.9768 when only the reading deskewed.
-FINETUNE = dict(
-    epochs=30,
-    real_repeat=4,
-    mix_synthetic=2_000,
-    cache=True,
-    batch_size=32,
-    lr=1e-3,
-    lr_schedule="cosine",
-    threads=2,
-    amp=True,
-    channels_last=True,
-    deskew=True,
-)
+FINETUNE = dict(BOTH_STAGES, epochs=30, real_repeat=4, mix_synthetic=2_000, lr=1e-3, deskew=True)
 # The fast default reader: one small network read once per plate, no deskewing, distilled from the
 # accurate ensemble. It trains on the crops detectors cut and, in stage 2, on real blue plates
 # redrawn in the other plate colours, so one model serves speed, breadth and robustness.
