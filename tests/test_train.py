@@ -136,6 +136,10 @@ def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path)
         assert {PLATE_TYPES[dataset[i][2]] for i in range(len(dataset))} == {"green", "white"}
 
 
+# The recipe's ensemble alone, fine-tuned on the bundled sample (mock training: nothing is fitted).
+TEACHERS_ONLY = ["--real", str(SAMPLE_DIR), "--keep-sample-in-training", "--student", "none"]
+
+
 def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
     from plateocr.research import recipe
 
@@ -145,6 +149,9 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
         [
             "--real",
             str(SAMPLE_DIR),
+            "--keep-sample-in-training",
+            "--student",
+            "none",
             "--out",
             str(tmp_path),
             "--members",
@@ -158,10 +165,10 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
     assert [c.type_loss_weight for c in seen] == [0, 0] and {c.synthetic_types for c in seen} == {"blue,green"}
     assert seen[0].data == "synthetic" and seen[1].init_checkpoint == str(tmp_path / "pretrain" / "best.pt")
     seen.clear()
-    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--pretrain-only"])
+    recipe.main([*TEACHERS_ONLY, "--out", str(tmp_path), "--members", "wide", "--pretrain-only"])
     assert len(seen) == 1 and seen[0].type_loss_weight == TrainConfig().type_loss_weight
     with pytest.raises(PlateOCRError, match="unknown training parameter"):
-        recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--set", "epoch=3"])
+        recipe.main([*TEACHERS_ONLY, "--out", str(tmp_path), "--set", "epoch=3"])
 
 
 def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypatch):
@@ -170,11 +177,11 @@ def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypat
     seen = []
     monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
     with pytest.raises(PlateOCRError, match="no stage-1 checkpoint"):  # before anything trains
-        recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
+        recipe.main([*TEACHERS_ONLY, "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
     assert seen == []
     (tmp_path / "pretrain").mkdir()
     (tmp_path / "pretrain" / "best.pt").write_bytes(b"stage 1")
-    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
+    recipe.main([*TEACHERS_ONLY, "--out", str(tmp_path), "--members", "wide", "--finetune-only"])
     assert len(seen) == 1 and seen[0].init_checkpoint == str(tmp_path / "pretrain" / "best.pt")
     assert seen[0].deskew and not TrainConfig.from_dict({**recipe.pretrain_params("wide"), "arch": "wide"}).deskew
 
@@ -186,7 +193,7 @@ def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_p
 
     seen = []
     monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
-    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide,sharp"])
+    recipe.main([*TEACHERS_ONLY, "--out", str(tmp_path), "--members", "wide,sharp"])
     assert [(c.arch, Path(c.out).name) for c in seen] == [
         ("wide", "pretrain_wide"),
         ("sharp", "pretrain_sharp"),
@@ -198,7 +205,7 @@ def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_p
     assert [c.deskew for c in seen] == [False, True, True, True]
     seen.clear()
     with pytest.raises(PlateOCRError, match="unknown arch 'vgg'"):  # before any stage trains
-        recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--members", "wide,vgg"])
+        recipe.main([*TEACHERS_ONLY, "--out", str(tmp_path), "--members", "wide,vgg"])
     assert seen == []
     tok = Tokenizer()
     trained = [
@@ -220,6 +227,52 @@ def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_p
     shipped = recipe.ship(trained, tmp_path / "shipped.pt")
     assert PlateReader.from_pretrained(shipped).arch == "wide+sharp"
     assert "optimizer" not in torch.load(shipped, weights_only=True)
+
+
+def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_path, monkeypatch, plates_dev):
+    from plateocr.models.checkpoint import save_checkpoint
+    from plateocr.models.crnn import build_model
+    from plateocr.research import recipe
+
+    tok, seen = Tokenizer(), []
+
+    def fake_train(cfg, **kw):  # each stage leaves a real, untrained checkpoint where the recipe looks
+        seen.append(cfg)
+        model = build_model(cfg.arch, tok.num_classes).state_dict()
+        payload = {
+            "arch": cfg.arch,
+            "alphabet": tok.alphabet,
+            "model": model,
+            "config": cfg.to_dict(),
+            "metrics": {},
+            "history": [],
+            "epoch": 0,
+        }
+        for name in ("best.pt", recipe.SHIPPED_STAGE2):
+            save_checkpoint(Path(cfg.out) / name, payload)
+
+    monkeypatch.setattr(recipe, "train", fake_train)
+    recipe.main(["--real", str(plates_dev), "--out", str(tmp_path), "--members", "wide,sharp"])
+    assert [(c.arch, Path(c.out).name) for c in seen] == [
+        ("wide", "pretrain_wide"),
+        ("sharp", "pretrain_sharp"),
+        ("fast", "pretrain_fast"),
+        ("wide", "finetune_wide"),
+        ("sharp", "finetune_sharp"),
+        ("fast", "finetune_fast"),
+    ]
+    student = seen[-1]
+    assert student.teacher == str(tmp_path / "accurate.pt") and student.init_checkpoint.endswith(
+        "pretrain_fast/best.pt"
+    )
+    assert student.recolour_p > 0 and student.detector_crops and not student.deskew
+    # The bundled sample is held out of every stage 2, so `evaluate --data sample` scores unseen plates.
+    manifest = Path(student.data).read_text(encoding="utf-8")
+    assert all(c.data == student.data for c in seen[3:])
+    assert not any(f"/{f.name}" in manifest for f in SAMPLE_DIR.glob("*.jpg"))
+    assert len(manifest.splitlines()) - 1 == len(list(plates_dev.glob("*.jpg"))) - len(list(SAMPLE_DIR.glob("*.jpg")))
+    fast, accurate = (PlateReader.from_pretrained(tmp_path / name) for name in ("fast.pt", "accurate.pt"))
+    assert (fast.arch, fast.tta) == ("fast", "none") and (accurate.arch, accurate.tta) == ("wide+sharp", "phase")
 
 
 @pytest.mark.slow

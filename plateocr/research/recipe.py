@@ -107,6 +107,11 @@ def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
     held = {p.stem for p in hold_out.glob("*.jpg")}
     records, _ = list_records(real)
     kept = [r for r in records if Path(r.path).stem not in held]
+    if not kept:
+        raise PlateOCRError(
+            f"every real plate in {real} is one of the demo sample's: nothing is left to fine-tune on "
+            f"(pass --keep-sample-in-training)"
+        )
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "stage2_real.csv"
     with open(manifest, "w", newline="", encoding="utf-8") as f:
@@ -220,9 +225,9 @@ def main(argv=None) -> int:
     )
     for member in members:
         finetune(FINETUNE, member)
-    accurate = ship(
-        [folder("finetune", member) / SHIPPED_STAGE2 for member in members], out / "accurate.pt", READING["accurate"]
-    )
+    accurate = out / "accurate.pt"
+    if student or args.ship is not None:  # the student's teacher, and what --ship copies
+        ship([folder("finetune", member) / SHIPPED_STAGE2 for member in members], accurate, READING["accurate"])
     lap("finetune_min")
     for member in student:  # distilled from the ensemble just trained, on the same real plates
         finetune(STUDENT_FINETUNE, member, teacher=str(accurate))
