@@ -31,7 +31,11 @@ def _cer_metric():
     and imports it from there. keep_in_memory avoids its default Arrow cache files under
     HF_EVALUATE_CACHE, which would also need locks and a writable home.
     """
-    import evaluate   # heavy (pulls in datasets, pyarrow, pandas): only scoring needs it
+    import warnings
+    with warnings.catch_warnings():
+        # evaluate imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets; we show no bars.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import evaluate   # heavy (pulls in datasets, pyarrow, pandas): only scoring needs it
     try:
         return evaluate.load(str(CER_MODULE), module_type="metric", keep_in_memory=True)
     except OSError as exc:

@@ -18,7 +18,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import ConcatDataset, DataLoader, Subset
-from tqdm.auto import tqdm
+from tqdm import tqdm   # plain bars: tqdm.auto warns in a kernel without ipywidgets
 
 from .alphabet import BLANK, PLATE_TYPES, Tokenizer
 from .checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
