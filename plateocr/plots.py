@@ -198,10 +198,14 @@ def crop_histograms(frames: dict):
     return fig
 
 
-def plate_strip(plates, ncols: int = 4, title: str = ""):
-    """Rendered plates (image, label, type) in a grid, captioned with their type and text."""
+def plate_types_strip(per_type: int = 2, seed: int = 0):
+    """Synthetic plates of every type the reader knows, `per_type` of each, captioned type · text."""
+    from .alphabet import PLATE_TYPES
+    from .synth import SyntheticPlates
+    plates = [SyntheticPlates(per_type, seed=seed, type_weights={t: 1.0})[i]
+              for t in PLATE_TYPES for i in range(per_type)]
     return image_grid([img for img, _, _ in plates], [f"{kind} · {label}" for _, label, kind in plates],
-                      ncols=ncols, title=title, scale=2.2)
+                      ncols=2 * per_type if per_type > 1 else len(plates), scale=2.2)
 
 
 def rejection_curve(table):
