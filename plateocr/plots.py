@@ -26,11 +26,11 @@ def use_cjk_font() -> str:
     return name
 
 
-def save(fig, path: str | Path) -> Path:
+def save(fig, path: str | Path) -> None:
+    """Write the figure as PNG (returns nothing, so a notebook cell ending with it shows only the figure)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    return path
 
 
 def image_grid(images, titles, ncols: int = 6, title: str = "", scale: float = 1.6):
