@@ -22,7 +22,9 @@
 # bundled with the package; point `data_dir` at CCPD2019-dl1, a folder of `LABEL.jpg` crops, a CSV
 # manifest or raw CCPD photos) beside the built-in synthetic plates.
 #
-# Everything computed here lives in `plateocr.research.analysis`; this notebook only shows it.
+# Everything computed here lives in `plateocr.research.analysis`; this notebook only shows it. The outputs
+# stored in `notebooks/01_explore.ipynb` are the quick run CI checks (the bundled sample of 51 crops);
+# the full run on plates_dev is `reports/01_explore.html` (`make reports`).
 
 # %% tags=["parameters"]
 data_dir = "sample"          # a data path, or "sample" for the bundled real crops
@@ -31,19 +33,24 @@ synthetic_n = 400            # synthetic plates rendered for the comparison
 seed = 0
 
 # %%
+import time
 from pathlib import Path
 
-from plateocr.research import analysis, plots
-from plateocr.data.datasets import list_records
-from plateocr.training.provenance import files_fingerprint, provenance
-from plateocr.synth.render import SyntheticPlates
+from IPython.display import Markdown, display
 
+from plateocr.data.datasets import list_records
+from plateocr.models import input_size
+from plateocr.research import analysis, plots
+from plateocr.synth.render import SyntheticPlates
+from plateocr.training.provenance import files_fingerprint, provenance
+
+started = time.time()
 figures = Path(output_dir) / "figures"
 records, skipped = list_records(data_dir)
 synthetic = SyntheticPlates(synthetic_n, seed=seed)
 real = analysis.records_frame(records)
 fake = analysis.synthetic_frame(synthetic)
-print(f"{len(real)} real plates from {data_dir} ({skipped.summary()})")
+print(f"{len(real)} real plates from {Path(str(data_dir)).name} ({skipped.summary()})")
 print(f"{len(fake)} synthetic plates (seed {seed})")
 
 # %% [markdown]
@@ -52,44 +59,58 @@ print(f"{len(fake)} synthetic plates (seed {seed})")
 # %%
 analysis.dataset_overview({"real": real, "synthetic": fake})
 
+# %%
+display(Markdown(analysis.conclude_overview(real, fake)))
+
 # %% [markdown]
 # ## Provinces
-# CCPD is dominated by 皖 (Anhui): a model trained on it alone rarely sees the other 30 provinces,
-# which is where the original notebook made most of its errors. The synthetic plates are balanced.
+# CCPD is dominated by 皖 (Anhui): a model trained on it alone rarely sees the other 30 provinces.
+# The synthetic plates are balanced.
 
 # %%
 fig = plots.bar_chart(real["province"].value_counts(), "Provinces in the real data", ylabel="plates")
-plots.save(fig, figures / "provinces_real.png")
+plots.save(fig, figures / "provinces_real.png");
 
 # %%
 fig = plots.bar_chart(fake["province"].value_counts(), "Provinces in the synthetic data", ylabel="plates")
-plots.save(fig, figures / "provinces_synthetic.png")
+plots.save(fig, figures / "provinces_synthetic.png");
+
+# %%
+display(Markdown(analysis.conclude_provinces(real)))
 
 # %% [markdown]
 # ## Character frequencies (all positions, real data)
 
 # %%
 fig = plots.bar_chart(analysis.character_frequencies(real["label"]), "Character frequencies (real)")
-plots.save(fig, figures / "characters_real.png")
-
-# %% [markdown]
-# ## Image sizes
+plots.save(fig, figures / "characters_real.png");
 
 # %%
-sizes = analysis.image_sizes(records)
-fig = plots.histogram(sizes["width"] / sizes["height"], "Aspect ratio of the real crops", "width / height")
-plots.save(fig, figures / "aspect_real.png")
-sizes.describe().round(1)
+display(Markdown(analysis.conclude_characters(real)))
 
 # %% [markdown]
-# ## Real and synthetic plates side by side
+# ## The crops as the model sees them: slant, brightness, contrast
+# Slant is measured as the reader measures it before deskewing (`plateocr.deskew.slant`, at the
+# model's 32 × 96 input): plates seen from one side look italic, and italic characters share the
+# CRNN's 4-pixel columns with their neighbours.
+
+# %%
+real_stats = analysis.crop_statistics([r.path for r in records], input_size("wide"))
+fake_stats = analysis.crop_statistics([synthetic[i][0] for i in range(len(synthetic))], input_size("wide"))
+fig = plots.crop_histograms({"real": real_stats, "synthetic": fake_stats})
+plots.save(fig, figures / "crop_statistics.png");
 
 # %%
 fig = plots.real_vs_synthetic(records, synthetic, n=18, seed=seed)
-plots.save(fig, figures / "real_vs_synthetic.png")
+plots.save(fig, figures / "real_vs_synthetic.png");
+
+# %%
+display(Markdown(analysis.conclude_crops(real_stats, fake_stats)))
 
 # %%
 summary = {"real": analysis.dataset_overview({"real": real}).to_dict(),
-           "provenance": provenance({"data_dir": str(data_dir), "synthetic_n": synthetic_n, "seed": seed},
-                                    files_fingerprint(r.path for r in records))}
+           "crops": {"real": real_stats.describe().round(2).to_dict(),
+                     "synthetic": fake_stats.describe().round(2).to_dict()},
+           "provenance": analysis.report_provenance({"data_dir": str(data_dir), "synthetic_n": synthetic_n,
+                                                     "seed": seed}, records, started)}
 analysis.write_json(summary, Path(output_dir) / "explore.json")

@@ -1,11 +1,21 @@
 """Provenance: versions, the git commit of this checkout, a fingerprint of the data, the device."""
 
+import hashlib
 import subprocess
 
 import torch
 
-from plateocr import __version__
-from plateocr.training.provenance import files_fingerprint, git_state, is_report_output, provenance
+from plateocr import PlateReader, __version__
+from plateocr.reading.reader import DEFAULT_CHECKPOINT
+from plateocr.training.provenance import (
+    checkpoint_identity,
+    files_fingerprint,
+    git_state,
+    hardware,
+    is_report_output,
+    provenance,
+    reader_settings,
+)
 from tests.conftest import REPO
 
 
@@ -41,3 +51,21 @@ def test_provenance_records_what_it_is_given_and_the_versions():
         12.5,
     )
     assert prov["plateocr"] == __version__ and prov["torch"] == torch.__version__
+
+
+# -- hardware and model identity --
+
+
+def test_hardware_names_the_cpu_and_its_threads():
+    assert "threads of" in hardware("cpu")
+    assert provenance({}, None, "cpu")["hardware"] == hardware("cpu")
+    assert provenance({}, None, None)["hardware"] is None
+
+
+def test_checkpoint_identity_and_reader_settings_name_the_same_model():
+    identity = checkpoint_identity(DEFAULT_CHECKPOINT)
+    assert identity["sha256"] == hashlib.sha256(DEFAULT_CHECKPOINT.read_bytes()).hexdigest()
+    reader = PlateReader.from_pretrained(tta="none", deskew=False, decoder="greedy")
+    settings = reader_settings(reader)
+    assert settings["sha256"] == identity["sha256"] and settings["arch"] == identity["arch"]
+    assert (settings["tta"], settings["deskew"], settings["decoder"]) == ("none", False, "greedy")

@@ -23,7 +23,17 @@ from ..errors import PlateOCRError
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ("01_explore", "02_train", "03_error_analysis")
 TRAINING_NOTEBOOK = "02_train"
-PATH_PARAMETERS = ("data_dir", "val_dir", "output_dir", "checkpoint")
+PATH_PARAMETERS = (
+    "data_dir",
+    "val_dir",
+    "real_dir",
+    "output_dir",
+    "checkpoint",
+    "synthetic_checkpoint",
+    "predictions",
+)
+# Inputs committed inside a report's folder (03's out-of-fold readings and their provenance): kept.
+KEPT_INPUTS = ("cv_predictions.csv", "cv_predictions.json")
 
 
 def _absolute(params: dict) -> dict:
@@ -83,8 +93,12 @@ def run_reports(params_file: Path, out: Path) -> dict:
     for name in NOTEBOOKS:  # regenerate from scratch: nothing of an earlier run survives
         for stale in (out / f"{name}.ipynb", out / f"{name}.html"):
             stale.unlink(missing_ok=True)
-        shutil.rmtree(out / name, ignore_errors=True)
-    timings = {}
+        folder = out / name
+        for stale in folder.iterdir() if folder.is_dir() else ():
+            if stale.name not in KEPT_INPUTS:
+                shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    timings: dict = {}
+    started = time.time()
     for name in NOTEBOOKS:
         params = _absolute({**sections[name], "output_dir": str(out / name)})
         executed = out / f"{name}.ipynb"
@@ -104,6 +118,10 @@ def run_reports(params_file: Path, out: Path) -> dict:
         )
         timings[name] = round(time.time() - start, 1)
         print(f"  {name}: {timings[name]} s", flush=True)
+    timings["total"] = round(time.time() - started, 1)
+    from ..training.provenance import hardware
+
+    timings["hardware"] = hardware("cpu")
     (out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     return timings
 

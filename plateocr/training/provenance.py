@@ -76,5 +76,55 @@ def provenance(
         "parameters": parameters,
         "data": data,
         "device": device,
+        "hardware": hardware(device) if device else None,
         "wall_time_s": wall_time_s,
+    }
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hardware(device: str | None = "cpu") -> str:
+    """The machine a result was measured on, in words: the GPU's name, or the CPU model and the
+    threads torch uses (a shared or smaller machine explains a slower wall time)."""
+    import torch
+
+    if device and str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    model = platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {torch.get_num_threads()} threads of {os.cpu_count()} cores"
+
+
+def checkpoint_identity(path) -> dict:
+    """What names a model in a report: its file, arch and the file's sha256."""
+    from ..models.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(path)
+    return {"checkpoint": str(path), "arch": payload["arch"], "sha256": file_sha256(path)}
+
+
+def reader_settings(reader) -> dict:
+    """How a PlateReader reads: its model (file, arch, sha256), views, deskewing and decoder."""
+    source = Path(reader.source) if reader.source else None
+    return {
+        "checkpoint": str(source) if source else None,
+        "arch": reader.arch,
+        "sha256": file_sha256(source) if source and source.is_file() else None,
+        "tta": reader.tta,
+        "deskew": reader.deskew,
+        "decoder": reader.decoder,
+        "temperature": reader.temperature,
+        "device": str(reader.device),
     }
