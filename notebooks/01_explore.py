@@ -39,7 +39,7 @@ from pathlib import Path
 from IPython.display import Markdown, display
 
 from plateocr.data.datasets import list_records
-from plateocr.models import input_size
+from plateocr.models.crnn import input_size
 from plateocr.research import analysis, plots
 from plateocr.synth.render import SyntheticPlates
 from plateocr.training.provenance import files_fingerprint, provenance
@@ -90,7 +90,7 @@ display(Markdown(analysis.conclude_characters(real)))
 
 # %% [markdown]
 # ## The crops as the model sees them: slant, brightness, contrast
-# Slant is measured as the reader measures it before deskewing (`plateocr.deskew.slant`, at the
+# Slant is measured as the reader measures it before deskewing (`plateocr.data.deskew.slant`, at the
 # model's 32 × 96 input): plates seen from one side look italic, and italic characters share the
 # CRNN's 4-pixel columns with their neighbours.
 

@@ -54,7 +54,7 @@ from IPython.display import Markdown, display
 
 from plateocr import PlateReader
 from plateocr.data.datasets import PlateRecord
-from plateocr.models import input_size
+from plateocr.models.crnn import input_size
 from plateocr.research import analysis, plots
 from plateocr.scoring.calibration import expected_calibration_error
 from plateocr.scoring.evaluation import read_records, records_for
@@ -163,7 +163,7 @@ display(Markdown(analysis.conclude_slant(slant_tables)))
 # ## Calibration
 # Does a confidence of 0.9 mean 9 plates in 10 right? Reads binned by confidence; the diagonal is
 # perfect calibration. The out-of-fold readings carry the temperature-calibrated confidence
-# (`plateocr.calibration`) where the predictions file has it.
+# (`plateocr.scoring.calibration`) where the predictions file has it.
 
 # %%
 reliability = {name: analysis.reliability_table(df["confidence"], df["correct"]) for name, df in models.items()}

@@ -9,7 +9,7 @@ import pytest
 
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.data.datasets import list_records
-from plateocr.models import input_size
+from plateocr.models.crnn import input_size
 from plateocr.research import analysis
 from plateocr.scoring.evaluation import read_records
 
