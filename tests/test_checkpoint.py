@@ -1,4 +1,4 @@
-"""Checkpoints are written atomically and checked on load (issue 9, cases 9-11)."""
+"""Checkpoints are written atomically and checked on load."""
 
 import signal
 import subprocess

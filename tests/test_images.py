@@ -1,4 +1,4 @@
-"""Reading crops of every kind, and clear errors for files that are not crops (issue 9, cases 1-5)."""
+"""Reading crops of every kind, and clear errors for files that are not crops."""
 
 import random
 import subprocess
