@@ -40,7 +40,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
 from plateocr.alphabet import Tokenizer  # noqa: E402
-from plateocr.data.datasets import cv_folds, list_records  # noqa: E402
+from plateocr.data.datasets import cv_folds, list_records, write_manifest  # noqa: E402
 from plateocr.data.images import load_image, prepare_crop  # noqa: E402
 from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
@@ -67,14 +67,6 @@ MEMBER_READINGS = ("constrained", "constrained_deskew")  # each member of an ens
 # Stage 2 of each recipe, and how its model reads by default (the reading also scored on the
 # recoloured held-out folds): the accurate ensemble with four deskewed views, the student once.
 RECIPES = {"ensemble": (FINETUNE, "constrained_phase_deskew"), "student": (STUDENT_FINETUNE, "constrained")}
-
-
-def write_manifest(records, path: Path) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "label"])
-        w.writerows((Path(r.path).resolve(), r.label) for r in records)  # the manifest lives elsewhere
-    return path
 
 
 def write_predictions(
@@ -191,7 +183,7 @@ def read_recoloured(payload: dict, reading: str, records, colour: str) -> list[d
 
 
 def fold_checkpoints(keep: Path, fold: int) -> list[Path]:
-    """The fine-tuned members of one fold, as `--keep DIR` leaves them."""
+    """The fine-tuned members of one fold, as `--keep DIR` leaves them (bench/robustness.py reads them)."""
     return sorted(keep.glob(f"fold{fold}_member*/{SHIPPED_STAGE2}"))
 
 

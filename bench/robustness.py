@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from accuracy import fold_checkpoints  # noqa: E402  (bench/ is this script's folder)
+
 from plateocr import PlateReader  # noqa: E402
 from plateocr.data.datasets import cv_folds, list_records  # noqa: E402
 from plateocr.data.images import load_image  # noqa: E402
@@ -46,7 +48,7 @@ def perturbed(image, kind: str, strength: float, seed: int, plate: int):
 
 
 def fold_readers(directory: Path, fold: int) -> dict[str, PlateReader]:
-    members = sorted(directory.glob(f"fold{fold}_member*/last.pt")) or sorted(directory.glob(f"fold{fold}*/last.pt"))
+    members = fold_checkpoints(directory, fold)
     if not members:
         raise SystemExit(f"error: no fold {fold} checkpoints in {directory} (bench/accuracy.py --keep {directory})")
     payload = as_one_model([load_checkpoint(p) for p in members])

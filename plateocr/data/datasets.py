@@ -277,6 +277,15 @@ def split_records(
     return ordered[n_val:], ordered[:n_val]
 
 
+def write_manifest(records: list[PlateRecord], path: Path) -> Path:
+    """A CSV manifest (path,label) of `records`, with absolute paths: it may live anywhere."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label"])
+        writer.writerows((Path(r.path).resolve(), r.label) for r in records)
+    return path
+
+
 def cv_folds(records: list[PlateRecord], folds: int, seed: int = 0) -> list[list[PlateRecord]]:
     """Records dealt into `folds` cross-validation folds after a seeded shuffle of their given order;
     every bench that reads the held-out folds of one run deals them the same way."""

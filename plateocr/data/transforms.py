@@ -26,6 +26,17 @@ RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.21
 YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
 
 
+def _grid_theta(forward: torch.Tensor, shift: torch.Tensor, w: int, h: int) -> torch.Tensor:
+    """affine_grid's (B, 2, 3) matrices for a warp `forward` (B, 2, 2) followed by a move `shift`
+    (B, 2), both in pixels about the crop's centre (so a rotation stays a rotation on a 3:1 crop):
+    affine_grid maps output to input positions in [-1, 1] units, so the warp is inverted, then rescaled."""
+    half = torch.tensor([w / 2, h / 2], device=forward.device)
+    inverse = torch.linalg.inv(forward)
+    return torch.cat(
+        [inverse * half[None, None, :] / half[None, :, None], (-inverse @ shift[:, :, None]) / half[None, :, None]], 2
+    )
+
+
 @dataclass(frozen=True)
 class BatchAugment:
     """Random affine (p_affine), colour jitter (p_colour) and 3×3 Gaussian blur (p_blur), per plate;
@@ -92,15 +103,7 @@ class BatchAugment:
         )
         rotate = torch.stack([cos, -sin, sin, cos], 1).view(b, 2, 2)
         forward = torch.stack([kx, ky], 1)[:, :, None] * rotate
-        inverse = torch.linalg.inv(forward)
-        half = torch.tensor([w / 2, h / 2])
-        theta = torch.cat(
-            [
-                inverse * half[None, None, :] / half[None, :, None],
-                (-inverse @ centre[:, :, None]) / half[None, :, None],
-            ],
-            2,
-        ).to(x.device)
+        theta = _grid_theta(forward, centre, w, h).to(x.device)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
@@ -134,17 +137,7 @@ class BatchAugment:
         rotate = torch.stack([torch.cos(angle), -torch.sin(angle), torch.sin(angle), torch.cos(angle)], 1)
         shear = torch.stack([torch.ones_like(angle), torch.tan(shear_x), torch.tan(shear_y), torch.ones_like(angle)], 1)
         forward = scale[:, None, None] * rotate.view(b, 2, 2) @ shear.view(b, 2, 2)
-        # affine_grid maps output to input positions in [-1, 1] units: invert the forward warp (in
-        # pixels about the centre, so rotation stays a rotation on a 3:1 crop), then rescale.
-        half = torch.tensor([w / 2, h / 2], device=x.device)
-        inverse = torch.linalg.inv(forward)
-        theta = torch.cat(
-            [
-                inverse * half[None, None, :] / half[None, :, None],
-                (-inverse @ torch.stack([tx, ty], 1)[:, :, None]) / half[None, :, None],
-            ],
-            2,
-        )
+        theta = _grid_theta(forward, torch.stack([tx, ty], 1), w, h)
         identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]], device=x.device).expand(b, 2, 3)
         theta = torch.where(applied[:, None, None], theta, identity)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)

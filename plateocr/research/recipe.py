@@ -17,7 +17,6 @@ into plateocr/weights/ in a source checkout makes them the defaults the wheel bu
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 import sys
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 from .. import SAMPLE_DIR
-from ..data.datasets import detect_layout, list_records
+from ..data.datasets import detect_layout, list_records, write_manifest
 from ..errors import PlateOCRError
 from ..models.checkpoint import as_one_model, load_checkpoint, save_checkpoint
 from ..reading.reader import MODELS
@@ -113,11 +112,7 @@ def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
             f"(pass --keep-sample-in-training)"
         )
     out.mkdir(parents=True, exist_ok=True)
-    manifest = out / "stage2_real.csv"
-    with open(manifest, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["path", "label"])
-        writer.writerows((Path(r.path).resolve(), r.label) for r in kept)
+    manifest = write_manifest(kept, out / "stage2_real.csv")
     print(
         f"stage 2 trains on {len(kept)} of {len(records)} real plates ({len(records) - len(kept)} held out "
         f"in {hold_out})",

@@ -32,10 +32,6 @@ def correctness_nll(confidences, correct) -> float:
     return float(-np.mean(np.where(y, np.log(c), np.log(1 - c))))
 
 
-def confidences_at(log_probs: torch.Tensor, sequences: list[list[int]], temperature: float) -> list[float]:
-    return sequence_confidence(log_probs, sequences, temperature)
-
-
 def fit_temperature(log_probs: torch.Tensor, sequences: list[list[int]], correct: list[bool]) -> float:
     """The temperature whose confidences best predict which reads are right ((T, B, C) log-probs of
     held-out plates, the token ids read, and whether each read was right)."""
@@ -45,7 +41,7 @@ def fit_temperature(log_probs: torch.Tensor, sequences: list[list[int]], correct
     best = 1.0
     for _ in range(2):  # a coarse grid, then a fine one around its best point
         grid = np.exp(np.linspace(lo, hi, GRID_POINTS))
-        losses = [correctness_nll(confidences_at(log_probs, sequences, float(t)), correct) for t in grid]
+        losses = [correctness_nll(sequence_confidence(log_probs, sequences, float(t)), correct) for t in grid]
         i = int(np.argmin(losses))
         best = float(grid[i])
         lo, hi = math.log(grid[max(0, i - 1)]), math.log(grid[min(len(grid) - 1, i + 1)])

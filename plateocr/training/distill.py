@@ -13,22 +13,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..alphabet import Tokenizer
 from ..errors import PlateOCRError
-from ..models.checkpoint import load_checkpoint
-from ..models.crnn import build_model, input_size
-from ..reading.tta import TTA_SHIFTS, average_views, check_tta, view_batch
+from ..models.crnn import input_size
+from ..reading.reader import PlateReader
+from ..reading.tta import TTA_SHIFTS, average_views, view_batch
 
 
 class Teacher:
     """A frozen checkpoint read as `PlateReader` reads it, returning (T, B, C) log-probabilities."""
 
     def __init__(self, checkpoint: str, device: torch.device, tta: str = "none"):
-        payload = load_checkpoint(checkpoint, map_location=device)
-        self.arch, self.tta = payload["arch"], check_tta(tta)
-        self.model = build_model(self.arch, Tokenizer(payload["alphabet"]).num_classes).to(device).eval()
-        self.model.load_state_dict(payload["model"])
-        self.alphabet = payload["alphabet"]
+        # Loaded as the reader loads it; read here without the reader's inference mode and copy to
+        # the CPU, so its frames can be the targets of a loss on the training device.
+        reader = PlateReader.from_pretrained(checkpoint, device=str(device), tta=tta, deskew=False)
+        self.model, self.arch, self.tta = reader.model, reader.arch, reader.tta
+        self.alphabet = reader.tokenizer.alphabet
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
