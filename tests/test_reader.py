@@ -160,3 +160,29 @@ def test_a_stored_temperature_changes_confidences_and_never_readings(tmp_path):
     # Sharpened frame posteriors make a read more certain, softened ones less.
     for sharp, plain, soft in zip(reads[0.5], reads[1.0], reads[2.0]):
         assert sharp.confidence > plain.confidence > soft.confidence
+
+
+def test_a_loosely_cropped_sample_plate_is_read():
+    """A detector's box: the plate with 10-20 % of its size around it on every side, boxed off-centre."""
+    from plateocr.data.images import load_image
+    from plateocr.data.perturbations import perturb
+
+    shipped = PlateReader.from_pretrained()
+    plate = load_image(FILE)
+    loose = perturb(plate, "loose_box", 0.2, np.random.default_rng(0))
+    assert loose.width > plate.width * 1.15 and loose.height > plate.height * 1.15
+    assert shipped.read(loose).plate == FILE.stem
+
+
+def test_a_turned_plate_whose_box_looks_double_row_is_read_as_one_row():
+    """Turned 10 degrees, a single-row crop's box is squarer than the double-row threshold: the reader
+    reads both layouts and keeps the valid, confident one."""
+    from plateocr.data.images import DOUBLE_ROW_MAX_ASPECT, load_image, row_layouts
+    from plateocr.data.perturbations import perturb
+
+    shipped = PlateReader.from_pretrained()
+    turned = perturb(load_image(FILE), "rotation", 10.0, np.random.default_rng(0))
+    assert turned.width / turned.height < DOUBLE_ROW_MAX_ASPECT and row_layouts(turned) == (False, True)
+    result = shipped.read(turned)
+    assert (result.plate, result.valid, result.plate_type) == (FILE.stem, True, "blue")
+    assert [r.plate for r in shipped.read_files([FILE])] == [FILE.stem]

@@ -26,6 +26,10 @@ MAX_PIXELS = 50_000_000  # a larger "crop" is a mistake or a decompression bomb
 # A crop narrower than this (width / height) is taken as a double-row plate: 440x220 mm rear
 # plates have aspect 2.0, single-row plates 3.1 (440x140) and CCPD crops are 3-4.
 DOUBLE_ROW_MAX_ASPECT = 2.5
+# Between these aspects a box can hold either layout: a single-row plate turned in-plane has a
+# squarer box (a 94x24 CCPD crop turned 10 degrees: 2.4) and a loosely boxed double-row plate a wider
+# one. There the reader reads both layouts and keeps the better reading (`row_layouts`).
+AMBIGUOUS_ASPECT = (1.9, 2.8)
 # On a double-row plate the upper row (province + letter) fills roughly the top 35-40 %.
 DOUBLE_ROW_SPLIT = 0.38
 
@@ -85,6 +89,19 @@ def is_double_row(image: Image.Image) -> bool:
     return w / h < DOUBLE_ROW_MAX_ASPECT
 
 
+def row_layouts(image: Image.Image) -> tuple[bool, ...]:
+    """Whether to read `image` as a double-row plate: (False,) or (True,) where its aspect decides,
+    (False, True) where it does not (see AMBIGUOUS_ASPECT).
+
+    >>> row_layouts(Image.new("RGB", (94, 24))), row_layouts(Image.new("RGB", (88, 40)))
+    ((False,), (False, True))
+    """
+    w, h = image.size
+    if AMBIGUOUS_ASPECT[0] <= w / h <= AMBIGUOUS_ASPECT[1]:
+        return (False, True)
+    return (is_double_row(image),)
+
+
 def join_rows(image: Image.Image) -> Image.Image:
     """Put the upper row of a double-row plate to the left of the lower row, as one row.
 
@@ -102,15 +119,24 @@ def join_rows(image: Image.Image) -> Image.Image:
     return joined
 
 
-def prepare_crop(image: Image.Image, input_size: tuple[int, int], deskew: bool = False) -> np.ndarray:
+def prepare_crop(
+    image: Image.Image, input_size: tuple[int, int], deskew: bool = False, double_row: bool | None = None
+) -> np.ndarray:
     """H×W×3 uint8 array of the size the model takes, double-row plates joined into one row and,
-    with `deskew`, the slant of a plate seen from one side taken out (see plateocr.data.deskew)."""
+    with `deskew`, the slant of a plate seen from one side taken out (see plateocr.data.deskew).
+    `double_row` None: the crop's aspect says whether it is one (`is_double_row`)."""
     image = to_rgb(image)
     check_size(image)
-    if is_double_row(image):
+    if is_double_row(image) if double_row is None else double_row:
         image = join_rows(image)
     if deskew:
         image = deskew_crop(image, input_size)
     h, w = input_size
     resized = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.array(resized, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
+
+
+def prepare_layouts(image: Image.Image, input_size: tuple[int, int], deskew: bool = False) -> list[np.ndarray]:
+    """`prepare_crop` in each layout the crop may hold: one, or both where its aspect is ambiguous."""
+    image = to_rgb(image)
+    return [prepare_crop(image, input_size, deskew, double) for double in row_layouts(image)]

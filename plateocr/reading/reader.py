@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from PIL import Image
 
 from ..alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
 from ..data.ccpd import crop_plate
-from ..data.images import load_image, prepare_crop
+from ..data.images import load_image, prepare_layouts
 from ..errors import CheckpointError, ImageError, PlateOCRError
 from ..models.checkpoint import load_checkpoint, trained_deskewed
 from ..models.crnn import arch_members, build_model, input_size
@@ -245,11 +245,19 @@ class PlateReader:
             out: list[PlateResult] = []
             for start in range(0, len(x), batch_size):
                 chunk = x[start : start + batch_size]
-                crops = np.stack([prepare_crop(to_pil(item), self.input_size, self.deskew) for item in chunk])
-                paths = [str(i) if isinstance(i, (str, Path)) else None for i in chunk]
-                out += self.read_prepared(crops, paths)
+                layouts = [prepare_layouts(to_pil(item), self.input_size, self.deskew) for item in chunk]
+                out += self.read_layouts(layouts, [str(i) if isinstance(i, (str, Path)) else None for i in chunk])
             return out
         return self.read([x])[0]
+
+    def read_layouts(self, layouts: list[list[np.ndarray]], paths: list) -> list[PlateResult]:
+        """One result per plate from its crop prepared in each layout it may hold
+        (`images.prepare_layouts`): the valid, then the more confident, reading."""
+        results = iter(self.read_prepared(np.stack([crop for crops in layouts for crop in crops])))
+        return [
+            replace(max((next(results) for _ in crops), key=lambda r: (r.valid, r.confidence)), path=path)
+            for crops, path in zip(layouts, paths)
+        ]
 
     def read_files(
         self, paths: Iterable[str | Path], batch_size: int = 64, workers: int = 0, vertices=None
@@ -272,10 +280,9 @@ class PlateReader:
             num_workers=workers,
             collate_fn=_collate_prepared,
         )
-        for crops, batch_paths, errors in loader:
-            results = iter(
-                self.read_prepared(crops, [p for p, e in zip(batch_paths, errors) if e is None]) if len(crops) else []
-            )
+        for layouts, batch_paths, errors in loader:
+            read = [p for p, e in zip(batch_paths, errors) if e is None]
+            results = iter(self.read_layouts(layouts, read) if layouts else [])
             for p, e in zip(batch_paths, errors):
                 yield next(results) if e is None else PlateResult("", 0.0, "", p, e)
 
@@ -294,7 +301,7 @@ class _PreparedFiles(torch.utils.data.Dataset):
             image = load_image(self.files[i], None if corners else self.input_size)
             if corners:
                 image = crop_plate(image, corners)
-            return prepare_crop(image, self.input_size, self.deskew), self.files[i], None
+            return prepare_layouts(image, self.input_size, self.deskew), self.files[i], None
         except ImageError as exc:
             return None, self.files[i], str(exc)
         except ValueError as exc:  # corners that enclose no plate (three on a line)
@@ -302,5 +309,4 @@ class _PreparedFiles(torch.utils.data.Dataset):
 
 
 def _collate_prepared(items):
-    crops = [c for c, _, e in items if e is None]
-    return (np.stack(crops) if crops else np.empty((0,)), [p for _, p, _ in items], [e for _, _, e in items])
+    return [c for c, _, e in items if e is None], [p for _, p, _ in items], [e for _, _, e in items]
