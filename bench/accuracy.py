@@ -28,6 +28,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -52,6 +53,7 @@ from plateocr.scoring.evaluation import read_records  # noqa: E402
 from plateocr.scoring.metrics import summarize  # noqa: E402
 from plateocr.training.config import TrainConfig, parse_overrides  # noqa: E402
 from plateocr.training.loop import train  # noqa: E402
+from plateocr.training.provenance import checkpoint_identity, files_fingerprint, provenance  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # How each model is read: (decoder, test-time augmentation, deskew); the rows of the table.
@@ -85,7 +87,7 @@ def write_predictions(
             w.writerow(
                 [
                     fold_of[c["path"]],
-                    c["path"],
+                    repo_relative(c["path"]),
                     c["label"],
                     *(rows[r][i]["plate"] for r in READINGS),
                     round(c["confidence"], 4),
@@ -98,6 +100,30 @@ def write_predictions(
                 ]
                 + [round(calibrated[i], 4)]
             )
+
+
+def repo_relative(path: str) -> str:
+    """A data path as the repository sees it (../shared/...), so a committed CSV holds no machine's paths."""
+    return os.path.relpath(Path(path).resolve(), REPO)
+
+
+def write_provenance(path: Path, result: dict, default_reading: str, args, records, wall_time_s: float) -> None:
+    """Beside the predictions: which column is the default reading, its fitted temperature, the
+    stage-1 checkpoints, the summary and how the run was made (commit, versions, data, hardware)."""
+    meta = {
+        "default_reading": default_reading,
+        "temperature": result["calibration"]["temperature"],
+        "recipe": args.recipe,
+        "stage1": [{**checkpoint_identity(p), "checkpoint": repo_relative(p)} for p in args.pretrained],
+        "result": result,
+        **provenance(
+            {k: v for k, v in vars(args).items() if k != "predictions"},
+            files_fingerprint(r.path for r in records),
+            "cpu" if not torch.cuda.is_available() else "cuda",
+            round(wall_time_s, 1),
+        ),
+    }
+    path.write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 def posteriors(payload: dict, reading: str, records) -> torch.Tensor:
@@ -313,6 +339,9 @@ def main() -> int:
     result["calibration"] = calibration
     if args.predictions:
         write_predictions(Path(args.predictions), fold_of, rows, before, members, calibrated)
+        write_provenance(
+            Path(args.predictions).with_suffix(".json"), result, default_reading, args, records, time.time() - start
+        )
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -1,0 +1,41 @@
+"""bench/accuracy.py end to end on a few sample plates: its table, JSON line, predictions and provenance."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from plateocr import SAMPLE_DIR
+from tests.conftest import REPO
+
+
+@pytest.mark.slow
+def test_cross_validation_writes_every_held_out_plate_once_with_its_provenance(tiny_run, tmp_path):
+    data = tmp_path / "plates"
+    data.mkdir()
+    for f in sorted(SAMPLE_DIR.glob("*.jpg"))[:12]:
+        shutil.copy(f, data / f.name)
+    predictions = tmp_path / "cv_predictions.csv"
+    cmd = [sys.executable, "bench/accuracy.py", "--pretrained", str(tiny_run[0] / "best.pt"), "--data", str(data)]
+    cmd += ["--folds", "2", "--predictions", str(predictions), "--keep", str(tmp_path / "keep")]
+    cmd += ["--set", "epochs=1", "--set", "mix_synthetic=16", "--set", "real_repeat=1", "--set", "amp=false"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["plates"] == 12 and 0 <= result["constrained_phase_deskew_accuracy"] <= 1
+    assert {"recoloured_green_constrained_phase_deskew_accuracy", "calibration"} <= result.keys()
+
+    with open(predictions, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["label"] for r in rows) == sorted(p.stem for p in data.glob("*.jpg"))
+    assert {r["fold"] for r in rows} == {"0", "1"} and all(not r["path"].startswith("/") for r in rows)
+    meta = json.loads(predictions.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["default_reading"] == "constrained_phase_deskew" and meta["result"] == result
+    assert meta["data"]["n_files"] == 12 and len(meta["stage1"][0]["sha256"]) == 64 and meta["git_commit"]
+    assert sorted(p.parent.name for p in (tmp_path / "keep").glob("fold*/last.pt")) == [
+        "fold0_member0",
+        "fold1_member0",
+    ]
