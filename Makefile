@@ -57,8 +57,8 @@ reports: setup
 	$(BIN)/python -m plateocr.research.reports --params reports/params_full.yaml --out reports
 
 # The main job on the embedded data: train from scratch on synthetic plates (validated on held-out
-# synthetic ones), score that model on the bundled real sample, then the shipped model on it (the
-# recipe holds the sample out of fine-tuning; the model shipped now was trained before that).
+# synthetic ones), score that model on the bundled real sample, then the shipped model on it (which
+# never trained on the sample: the recipe holds it out).
 demo: setup
 	$(BIN)/python -m plateocr train --data synthetic --out runs/demo --epochs 3 --synthetic-train 12000 \
 		--lr 2e-3 --lr-schedule cosine --batch-size 32 --cache --amp --channels-last --overwrite --quiet

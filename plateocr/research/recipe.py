@@ -39,17 +39,7 @@ MEMBERS = ("wide", "sharp")
 # CPU without bf16 units `amp` trains in float32 (emulated bf16 would be ~10x slower there).
 # Both stages: batches of 32, cosine decay, 2 threads, bf16 autocast and NHWC convolutions.
 BOTH_STAGES = dict(cache=True, batch_size=32, lr_schedule="cosine", threads=2, amp=True, channels_last=True)
-# Every model learns from the crops detectors cut (loose boxes, turned plates, low resolution), not
-# only from CCPD's hand-drawn tight boxes.
-PRETRAIN = dict(
-    BOTH_STAGES,
-    data="synthetic",
-    epochs=10,
-    synthetic_train=40_000,
-    synthetic_val=2_000,
-    lr=2e-3,
-    detector_crops=True,
-)
+PRETRAIN = dict(BOTH_STAGES, data="synthetic", epochs=10, synthetic_train=40_000, synthetic_val=2_000, lr=2e-3)
 # The sharp member's stage 1 also trains on deskewed synthetic crops (the wide one's does not): two
 # members that learnt from differently prepared crops err on different plates. Cross-validated over
 # three splits (before the renderer's Chinese characters were drawn bold), 0.9818 exact, CER 0.0039,
@@ -67,24 +57,17 @@ def pretrain_params(arch: str) -> dict:
 # the synthetic ones, which stay to keep the rare provinces and plate types alive.
 # Its crops, real and synthetic, are deskewed as the reader then deskews them (plateocr.data.deskew):
 # 0.9801 of the plates cross-validated (three splits), against 0.9768 when only the reading deskewed.
-# Real blue plates are also redrawn in the other plate colours (dark characters on green, yellow,
-# white; plateocr.data.recolour), so real glyph shapes are learnt in both polarities.
-FINETUNE = dict(
-    BOTH_STAGES,
-    epochs=30,
-    real_repeat=4,
-    mix_synthetic=2_000,
-    lr=1e-3,
-    deskew=True,
-    detector_crops=True,
-    recolour_p=0.3,
-)
-# The fast reader: one small network read once per plate, no deskewing, distilled from the
-# accurate ensemble on the same augmented crops.
+FINETUNE = dict(BOTH_STAGES, epochs=30, real_repeat=4, mix_synthetic=2_000, lr=1e-3, deskew=True)
+# The fast default reader: one small network read once per plate, no deskewing, distilled from the
+# accurate ensemble. It trains on the crops detectors cut and, in stage 2, on real blue plates
+# redrawn in the other plate colours, so one model serves speed, breadth and robustness.
 STUDENT = "fast"
+STUDENT_PRETRAIN = dict(PRETRAIN, detector_crops=True)
 STUDENT_FINETUNE = dict(
     FINETUNE,
     deskew=False,
+    detector_crops=True,
+    recolour_p=0.3,
     teacher_tta="none",
     distill_weight=1.0,
     distill_temperature=2.0,
@@ -99,7 +82,7 @@ SHIPPED_STAGE2 = "last.pt"
 # writes files of these names beside the run, never into the installed package.
 SHIPPED = MODELS["fast"]
 SHIPPED_ACCURATE = MODELS["accurate"]
-for _params in (PRETRAIN, FINETUNE, STUDENT_FINETUNE, *PRETRAIN_BY_ARCH.values()):
+for _params in (PRETRAIN, FINETUNE, STUDENT_PRETRAIN, STUDENT_FINETUNE, *PRETRAIN_BY_ARCH.values()):
     check_keys(_params)  # a misspelt parameter fails on import, not after a 17-minute stage
 
 
@@ -205,7 +188,9 @@ def main(argv=None) -> int:
     stage = lambda params, member, **where: TrainConfig.from_dict(
         {**params, **changes, **member, **where, "seed": args.seed}
     )
-    pretrain = lambda member, **where: stage(pretrain_params(member["arch"]), member, **where)
+    pretrain = lambda member, **where: stage(
+        STUDENT_PRETRAIN if member in student else pretrain_params(member["arch"]), member, **where
+    )
     for member in members + student:
         pretrain(member).validate()  # a bad arch or --set fails now, not after a first stage
         if args.finetune_only and not (folder("pretrain", member) / "best.pt").is_file():
