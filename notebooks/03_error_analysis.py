@@ -25,7 +25,7 @@
 #   fifths of the real plates and reads the fifth it never saw, five times over. Those readings are
 #   committed beside this report (`cv_predictions.csv` and its provenance `cv_predictions.json`).
 #   Without that file the shipped model reads `data_dir` itself, which is only a fair test on plates
-#   it did not train on (the bundled sample is held out of its training);
+#   it did not train on (the shipped model was fine-tuned on all of plates_dev, the sample included);
 # - **a model trained on synthetic plates only** (02's `best.pt`, chosen on held-out synthetic
 #   plates, so no real plate picked it): what the synthetic plates do not yet teach.
 #

@@ -137,7 +137,7 @@ def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path)
 
 
 # The recipe's ensemble alone, fine-tuned on the bundled sample (mock training: nothing is fitted).
-TEACHERS_ONLY = ["--real", str(SAMPLE_DIR), "--keep-sample-in-training", "--student", "none"]
+TEACHERS_ONLY = ["--real", str(SAMPLE_DIR), "--student", "none"]
 
 
 def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
@@ -149,7 +149,6 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
         [
             "--real",
             str(SAMPLE_DIR),
-            "--keep-sample-in-training",
             "--student",
             "none",
             "--out",
@@ -252,7 +251,7 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
             save_checkpoint(Path(cfg.out) / name, payload)
 
     monkeypatch.setattr(recipe, "train", fake_train)
-    recipe.main(["--real", str(plates_dev), "--out", str(tmp_path), "--members", "wide,sharp"])
+    recipe.main(["--real", str(plates_dev), "--out", str(tmp_path), "--members", "wide,sharp", "--hold-out-sample"])
     assert [(c.arch, Path(c.out).name) for c in seen] == [
         ("wide", "pretrain_wide"),
         ("sharp", "pretrain_sharp"),
@@ -266,7 +265,7 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
         "pretrain_fast/best.pt"
     )
     assert student.recolour_p > 0 and student.detector_crops and not student.deskew
-    # The bundled sample is held out of every stage 2, so `evaluate --data sample` scores unseen plates.
+    # With --hold-out-sample the bundled sample is out of every stage 2: `evaluate --data sample` scores unseen plates.
     manifest = Path(student.data).read_text(encoding="utf-8")
     assert all(c.data == student.data for c in seen[3:])
     assert not any(f"/{f.name}" in manifest for f in SAMPLE_DIR.glob("*.jpg"))

@@ -7,11 +7,13 @@ Stage 2 fine-tunes on real crops with synthetic plates mixed into every epoch, s
 photographed provinces are not forgotten. Each member arch of the ensemble (wide and sharp) goes
 through both stages and they are joined as one checkpoint (the "accurate" model); then the fast
 student (one small network, read once per plate) goes through both stages too, learning the
-ensemble's per-frame posteriors in stage 2. The plates bundled as the demo sample are held out of
-stage 2. Both land in OUT as accurate.pt and fast.pt; --ship [DIR] also writes them under the names the
-package bundles (wide_sharp.pt, fast.pt) to DIR (default OUT/weights), never into the installed
-package. Read one with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`; copying DIR's files
-into plateocr/weights/ in a source checkout makes them the defaults the wheel bundles.
+ensemble's per-frame posteriors in stage 2. `--hold-out-sample` keeps the plates bundled as the
+demo sample out of stage 2; they hold every non-皖 plate of plates_dev, so the model then learns the
+other provinces from synthetic plates alone. Both land in OUT as accurate.pt and fast.pt; --ship
+[DIR] also writes them under the names the package bundles (wide_sharp.pt, fast.pt) to DIR (default
+OUT/weights), never into the installed package. Read one with `--checkpoint PATH` or
+`PlateReader.from_pretrained(PATH)`; copying DIR's files into plateocr/weights/ in a source checkout
+makes them the defaults the wheel bundles.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
     if not kept:
         raise PlateOCRError(
             f"every real plate in {real} is one of the demo sample's: nothing is left to fine-tune on "
-            f"(pass --keep-sample-in-training)"
+            f"(drop --hold-out-sample)"
         )
     out.mkdir(parents=True, exist_ok=True)
     manifest = write_manifest(kept, out / "stage2_real.csv")
@@ -159,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"arch of the fast single-view reader distilled from the ensemble (default {STUDENT}; 'none': no student)",
     )
     parser.add_argument(
-        "--keep-sample-in-training",
+        "--hold-out-sample",
         action="store_true",
-        help="also fine-tune on the real plates bundled as the demo sample (by default they "
-        "are held out, so the sample scores unseen plates)",
+        help="do not fine-tune on the real plates bundled as the demo sample, so it scores unseen "
+        "plates (they are all of plates_dev's non-皖 plates: other provinces are then learnt from "
+        "synthetic plates alone)",
     )
     return parser
 
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
     if args.pretrain_only:
         print(json.dumps(minutes))
         return 0
-    real = real_training_data(args.real, out, None if args.keep_sample_in_training else SAMPLE_DIR)
+    real = real_training_data(args.real, out, SAMPLE_DIR if args.hold_out_sample else None)
     finetune = lambda params, member, **extra: train(
         stage(
             params,
