@@ -47,6 +47,7 @@ from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
 from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 from plateocr.reading.decoding import sequence_confidence  # noqa: E402
+from plateocr.reading.devices import resolve_device  # noqa: E402
 from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE  # noqa: E402
 from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
 from plateocr.scoring.evaluation import read_records  # noqa: E402
@@ -107,7 +108,9 @@ def repo_relative(path: str) -> str:
     return os.path.relpath(Path(path).resolve(), REPO)
 
 
-def write_provenance(path: Path, result: dict, default_reading: str, args, records, wall_time_s: float) -> None:
+def write_provenance(
+    path: Path, result: dict, default_reading: str, args, records, device: str, wall_time_s: float
+) -> None:
     """Beside the predictions: which column is the default reading, its fitted temperature, the
     stage-1 checkpoints, the summary and how the run was made (commit, versions, data, hardware)."""
     meta = {
@@ -119,7 +122,7 @@ def write_provenance(path: Path, result: dict, default_reading: str, args, recor
         **provenance(
             {k: v for k, v in vars(args).items() if k != "predictions"},
             files_fingerprint(r.path for r in records),
-            "cpu" if not torch.cuda.is_available() else "cuda",
+            device,
             round(wall_time_s, 1),
         ),
     }
@@ -339,8 +342,16 @@ def main() -> int:
     result["calibration"] = calibration
     if args.predictions:
         write_predictions(Path(args.predictions), fold_of, rows, before, members, calibrated)
+        # The device the fine-tunings ran on, as TrainConfig resolves it.
+        device = str(resolve_device(str(changes.get("device", TrainConfig().device))))
         write_provenance(
-            Path(args.predictions).with_suffix(".json"), result, default_reading, args, records, time.time() - start
+            Path(args.predictions).with_suffix(".json"),
+            result,
+            default_reading,
+            args,
+            records,
+            device,
+            time.time() - start,
         )
     print(json.dumps(result, ensure_ascii=False))
     return 0

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from plateocr import SAMPLE_DIR
+from plateocr.reading.devices import resolve_device
 from tests.conftest import REPO
 
 
@@ -34,7 +35,12 @@ def test_cross_validation_writes_every_held_out_plate_once_with_its_provenance(t
     assert {r["fold"] for r in rows} == {"0", "1"} and all(not r["path"].startswith("/") for r in rows)
     meta = json.loads(predictions.with_suffix(".json").read_text(encoding="utf-8"))
     assert meta["default_reading"] == "constrained_phase_deskew" and meta["result"] == result
-    assert meta["data"]["n_files"] == 12 and len(meta["stage1"][0]["sha256"]) == 64 and meta["git_commit"]
+    assert (
+        meta["data"]["n_files"] == 12
+        and len(meta["stage1"][0]["sha256"]) == 64
+        and meta["git_commit"]
+        and meta["device"] == str(resolve_device("auto"))  # where the fine-tunings ran
+    )
     assert sorted(p.parent.name for p in (tmp_path / "keep").glob("fold*/last.pt")) == [
         "fold0_member0",
         "fold1_member0",
