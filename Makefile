@@ -58,7 +58,7 @@ reports: setup
 
 # The main job on the embedded data: train from scratch on synthetic plates (validated on held-out
 # synthetic ones), score that model on the bundled real sample, then the shipped model on it (which
-# was fine-tuned on those plates: a check that it loads and reads, not a test score).
+# never trained on those plates).
 demo: setup
 	$(BIN)/python -m plateocr train --data synthetic --out runs/demo --epochs 3 --synthetic-train 12000 \
 		--lr 2e-3 --lr-schedule cosine --batch-size 32 --cache --amp --channels-last --overwrite --quiet

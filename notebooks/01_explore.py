@@ -23,7 +23,7 @@
 # manifest or raw CCPD photos) beside the built-in synthetic plates.
 #
 # Everything computed here lives in `plateocr.research.analysis`; this notebook only shows it. The outputs
-# stored in `notebooks/01_explore.ipynb` are the quick run CI checks (the bundled sample of 51 crops);
+# stored in `notebooks/01_explore.ipynb` are the quick run CI checks (the bundled sample of 48 crops);
 # the full run on plates_dev is `reports/01_explore.html` (`make reports`).
 
 # %% tags=["parameters"]
@@ -42,7 +42,6 @@ from plateocr.data.datasets import list_records
 from plateocr.models.crnn import input_size
 from plateocr.research import analysis, plots
 from plateocr.synth.render import SyntheticPlates
-from plateocr.training.provenance import files_fingerprint, provenance
 
 started = time.time()
 figures = Path(output_dir) / "figures"

@@ -25,7 +25,7 @@
 #   fifths of the real plates and reads the fifth it never saw, five times over. Those readings are
 #   committed beside this report (`cv_predictions.csv` and its provenance `cv_predictions.json`).
 #   Without that file the shipped model reads `data_dir` itself, which is only a fair test on plates
-#   it did not train on (the shipped model was fine-tuned on all of plates_dev, the sample included);
+#   it did not train on (the shipped model was fine-tuned on all of plates_dev but the bundled sample);
 # - **a model trained on synthetic plates only** (02's `best.pt`, chosen on held-out synthetic
 #   plates, so no real plate picked it): what the synthetic plates do not yet teach.
 #
@@ -148,7 +148,7 @@ real_slant = analysis.crop_statistics([r.path for r in records], input_size(ship
 synthetic_slant = analysis.crop_statistics([r.path for r in synthetic_records], input_size(shipped_id["arch"]))["slant_deg"]
 slant_tables = {f"{shipped_name} · real": analysis.accuracy_by_slant(real_slant, shipped["correct"])}
 shipped_on_synthetic = analysis.rows_frame(read_records(shipped_reader, synthetic_records, batch_size)[0])
-slant_tables[f"shipped · synthetic"] = analysis.accuracy_by_slant(synthetic_slant, shipped_on_synthetic["correct"])
+slant_tables["shipped · synthetic"] = analysis.accuracy_by_slant(synthetic_slant, shipped_on_synthetic["correct"])
 if synthetic_reader:
     slant_tables[f"{synthetic_name} · real"] = analysis.accuracy_by_slant(real_slant, models[synthetic_name]["correct"])
     on_synthetic = analysis.rows_frame(read_records(synthetic_reader, synthetic_records, batch_size)[0])

@@ -2,8 +2,8 @@
 
 >>> from plateocr import PlateReader, SAMPLE_DIR
 >>> reader = PlateReader.from_pretrained()
->>> reader.read(SAMPLE_DIR / "京PL3N67.jpg").plate
-'京PL3N67'
+>>> reader.read(SAMPLE_DIR / "苏E7R5Y0.jpg").plate
+'苏E7R5Y0'
 """
 
 from pathlib import Path

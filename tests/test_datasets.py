@@ -178,6 +178,6 @@ def test_a_labels_plate_type_is_inferred_from_its_length_and_last_character(labe
 
 def test_a_folder_of_label_named_crops_gets_inferred_types(tmp_path):
     for label in ("京AD12345", "苏A1234警", "皖A12345"):
-        shutil.copy(SAMPLE_DIR / "京PL3N67.jpg", tmp_path / f"{label}.jpg")
+        shutil.copy(SAMPLE_DIR / "浙D911SY.jpg", tmp_path / f"{label}.jpg")
     records, _ = list_records(tmp_path)
     assert {r.label: r.plate_type for r in records} == {"京AD12345": "green", "苏A1234警": "white", "皖A12345": "blue"}

@@ -13,7 +13,7 @@ from plateocr import SAMPLE_DIR
 from plateocr.data.images import is_double_row, join_rows, load_image, prepare_crop
 from plateocr.errors import ImageError
 
-REAL = SAMPLE_DIR / "京PL3N67.jpg"
+REAL = SAMPLE_DIR / "苏E7R5Y0.jpg"
 
 
 def test_real_crop_reads_as_rgb():

@@ -49,7 +49,7 @@ def test_a_list_returns_a_list_in_order(reader):
 def test_read_files_matches_read_and_reports_bad_files(reader, tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_text("nope")
-    files = [FILE, broken, SAMPLE_DIR / "京PL3N67.jpg"]
+    files = [FILE, broken, SAMPLE_DIR / "苏E7R5Y0.jpg"]
     results = list(reader.read_files(files, batch_size=2))
     assert [r.path for r in results] == [str(f) for f in files]
     assert results[1].error and "not a readable image" in results[1].error and results[1].plate == ""
@@ -92,10 +92,11 @@ def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name()
     reader = PlateReader.from_pretrained("accurate")
     assert reader.arch == "+".join(MEMBERS) and reader.source == str(SHIPPED_ACCURATE)
     assert reader.tta == READING["accurate"]["tta"]
-    # The bundled sample is real plates_dev crops: a wrong or stage-1 file misreads it.
+    # The bundled sample is real crops the recipe held out, a quarter of them outside 皖: the shipped
+    # model reads about 0.88 of them, a stage-1 file or a wrong one far fewer.
     files = sorted(SAMPLE_DIR.glob("*.jpg"))
     correct = sum(r.plate == f.stem for r, f in zip(reader.read(files), files))
-    assert correct >= 0.95 * len(files)
+    assert correct >= 0.8 * len(files)
 
 
 def test_the_default_reader_is_the_default_model():

@@ -251,7 +251,7 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
             save_checkpoint(Path(cfg.out) / name, payload)
 
     monkeypatch.setattr(recipe, "train", fake_train)
-    recipe.main(["--real", str(plates_dev), "--out", str(tmp_path), "--members", "wide,sharp", "--hold-out-sample"])
+    recipe.main(["--real", str(plates_dev), "--out", str(tmp_path), "--members", "wide,sharp"])
     assert [(c.arch, Path(c.out).name) for c in seen] == [
         ("wide", "pretrain_wide"),
         ("sharp", "pretrain_sharp"),
@@ -265,7 +265,7 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
         "pretrain_fast/best.pt"
     )
     assert student.recolour_p > 0 and student.detector_crops and not student.deskew
-    # With --hold-out-sample the bundled sample is out of every stage 2: `evaluate --data sample` scores unseen plates.
+    # By default the bundled sample is out of every stage 2: `evaluate --data sample` scores unseen plates.
     manifest = Path(student.data).read_text(encoding="utf-8")
     assert all(c.data == student.data for c in seen[3:])
     assert not any(f"/{f.name}" in manifest for f in SAMPLE_DIR.glob("*.jpg"))

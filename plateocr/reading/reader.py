@@ -7,8 +7,8 @@ The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates t
 >>> result = reader.read(SAMPLE_DIR / "浙D911SY.jpg")
 >>> result.plate, result.plate_type
 ('浙D911SY', 'blue')
->>> [r.plate for r in reader.read([SAMPLE_DIR / "京PL3N67.jpg", SAMPLE_DIR / "沪AMS087.jpg"])]
-['京PL3N67', '沪AMS087']
+>>> [r.plate for r in reader.read([SAMPLE_DIR / "苏E7R5Y0.jpg", SAMPLE_DIR / "豫DYA080.jpg"])]
+['苏E7R5Y0', '豫DYA080']
 """
 
 from __future__ import annotations
