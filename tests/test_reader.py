@@ -158,9 +158,11 @@ def test_a_stored_temperature_changes_confidences_and_never_readings(tmp_path):
         assert reader.temperature == t
         reads[t] = reader.read(files)
     assert [r.plate for r in reads[0.5]] == [r.plate for r in reads[1.0]] == [r.plate for r in reads[2.0]]
-    # Sharpened frame posteriors make a read more certain, softened ones less.
-    for sharp, plain, soft in zip(reads[0.5], reads[1.0], reads[2.0]):
-        assert sharp.confidence > plain.confidence > soft.confidence
+    # Sharpened frame posteriors make reads more certain, softened ones less (not every read: where a
+    # frame's own best character is not the plate's, sharpening takes from the plate).
+    confidences = {t: np.median([r.confidence for r in rs]) for t, rs in reads.items()}
+    assert confidences[0.5] > confidences[1.0] > confidences[2.0]
+    assert all(len({rs[i].confidence for rs in reads.values()}) == 3 for i in range(len(files)))
 
 
 def test_a_loosely_cropped_sample_plate_is_read():
@@ -181,9 +183,9 @@ def test_a_turned_plate_whose_box_looks_double_row_is_read_as_one_row():
     from plateocr.data.images import DOUBLE_ROW_MAX_ASPECT, load_image, row_layouts
     from plateocr.data.perturbations import perturb
 
-    shipped = PlateReader.from_pretrained()
-    turned = perturb(load_image(FILE), "rotation", 10.0, np.random.default_rng(0))
+    shipped, file = PlateReader.from_pretrained(), SAMPLE_DIR / "苏E7R5Y0.jpg"
+    turned = perturb(load_image(file), "rotation", 10.0, np.random.default_rng(0))
     assert turned.width / turned.height < DOUBLE_ROW_MAX_ASPECT and row_layouts(turned) == (False, True)
     result = shipped.read(turned)
-    assert (result.plate, result.valid, result.plate_type) == (FILE.stem, True, "blue")
-    assert [r.plate for r in shipped.read_files([FILE])] == [FILE.stem]
+    assert (result.plate, result.valid, result.plate_type) == (file.stem, True, "blue")
+    assert [r.plate for r in shipped.read_files([file])] == [file.stem]

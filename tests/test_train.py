@@ -137,7 +137,15 @@ def test_synthetic_types_limit_what_is_rendered_in_training_and_mixing(tmp_path)
 
 
 # The recipe's ensemble alone, fine-tuned on the bundled sample (mock training: nothing is fitted).
-TEACHERS_ONLY = ["--real", str(SAMPLE_DIR), "--student", "none"]
+TEACHERS_ONLY = ["--real", str(SAMPLE_DIR), "--student", "none", "--no-hold-out-sample"]
+
+
+def test_holding_the_sample_out_of_the_sample_alone_leaves_nothing_and_says_so(tmp_path, monkeypatch):
+    from plateocr.research import recipe
+
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: None)
+    with pytest.raises(PlateOCRError, match="nothing is left to fine-tune on .add --no-hold-out-sample."):
+        recipe.main(["--real", str(SAMPLE_DIR), "--student", "none", "--out", str(tmp_path)])
 
 
 def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
@@ -151,6 +159,7 @@ def test_recipe_overrides_reach_both_stages(tmp_path, monkeypatch):
             str(SAMPLE_DIR),
             "--student",
             "none",
+            "--no-hold-out-sample",
             "--out",
             str(tmp_path),
             "--members",

@@ -34,7 +34,7 @@ def test_a_shifted_reader_still_reads_the_sample_and_keeps_the_order(tta):
     assert [r.path for r in b] == [str(f) for f in FILES]
     agree = sum(x.plate == y.plate for x, y in zip(a, b)) / len(FILES)
     right = sum(r.plate == f.stem for r, f in zip(b, FILES)) / len(FILES)
-    assert agree >= 0.9 and right >= 0.8 and all(0.0 <= r.confidence <= 1.0 for r in b)
+    assert agree >= 0.85 and right >= 0.8 and all(0.0 <= r.confidence <= 1.0 for r in b)
 
 
 def test_onnx_reads_the_same_views_as_torch(tmp_path):
