@@ -77,12 +77,10 @@ FINETUNE = dict(BOTH_STAGES, epochs=30, real_repeat=4, mix_synthetic=2_000, lr=1
 # accurate ensemble. It trains on the crops detectors cut and, in stage 2, on real blue plates
 # redrawn in the other plate colours, so one model serves speed, breadth and robustness.
 STUDENT = "fast"
-STUDENT_PRETRAIN = PRETRAIN
 STUDENT_FINETUNE = dict(
     FINETUNE,
     deskew=False,
     detector_crops=True,
-    recolour_p=0.3,
     teacher_tta="none",
     distill_weight=1.0,
     distill_temperature=2.0,
@@ -97,7 +95,7 @@ SHIPPED_STAGE2 = "last.pt"
 # writes files of these names beside the run, never into the installed package.
 SHIPPED = MODELS["fast"]
 SHIPPED_ACCURATE = MODELS["accurate"]
-for _params in (PRETRAIN, FINETUNE, STUDENT_PRETRAIN, STUDENT_FINETUNE, *PRETRAIN_BY_ARCH.values()):
+for _params in (PRETRAIN, FINETUNE, STUDENT_FINETUNE, *PRETRAIN_BY_ARCH.values()):
     check_keys(_params)  # a misspelt parameter fails on import, not after a 17-minute stage
 
 
@@ -204,9 +202,7 @@ def main(argv=None) -> int:
     stage = lambda params, member, **where: TrainConfig.from_dict(
         {**params, **changes, **member, **where, "seed": args.seed}
     )
-    pretrain = lambda member, **where: stage(
-        STUDENT_PRETRAIN if member in student else pretrain_params(member["arch"]), member, **where
-    )
+    pretrain = lambda member, **where: stage(pretrain_params(member["arch"]), member, **where)
     for member in members + student:
         pretrain(member).validate()  # a bad arch or --set fails now, not after a first stage
         if args.finetune_only and not (folder("pretrain", member) / "best.pt").is_file():
