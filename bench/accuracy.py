@@ -45,10 +45,10 @@ from plateocr.data.datasets import cv_folds, list_records, write_manifest  # noq
 from plateocr.data.images import load_image, prepare_crop  # noqa: E402
 from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
-from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
+from plateocr.models.checkpoint import as_one_model, load_checkpoint, save_checkpoint  # noqa: E402
 from plateocr.reading.decoding import sequence_confidence  # noqa: E402
 from plateocr.reading.devices import resolve_device  # noqa: E402
-from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE  # noqa: E402
+from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, slim_payload  # noqa: E402
 from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
 from plateocr.scoring.evaluation import read_records  # noqa: E402
 from plateocr.scoring.metrics import summarize  # noqa: E402
@@ -69,7 +69,7 @@ READINGS = {
 MEMBER_READINGS = ("constrained", "constrained_deskew")  # each member of an ensemble alone
 # Stage 2 of each recipe, and how its model reads by default (the reading also scored on the
 # recoloured held-out folds): the accurate ensemble with four deskewed views, the student once.
-RECIPES = {"ensemble": (FINETUNE, "constrained_phase_deskew"), "student": (STUDENT_FINETUNE, "constrained")}
+RECIPES = {"ensemble": (FINETUNE, "constrained_phase_deskew"), "student": (STUDENT_FINETUNE, "constrained_deskew")}
 
 
 def write_predictions(
@@ -132,7 +132,7 @@ def write_provenance(
 def posteriors(payload: dict, reading: str, records) -> torch.Tensor:
     """(T, B, C) log-probabilities of the records' crops as `reading` reads them."""
     reader = reader_for(payload, reading)
-    crops = np.stack([prepare_crop(load_image(r.path), reader.input_size, reader.deskew) for r in records])
+    crops = np.stack([prepare_crop(load_image(r.path), reader.input_size) for r in records])
     return reader.forward(torch.as_tensor(crops).permute(0, 3, 1, 2).contiguous())[0]
 
 
@@ -216,6 +216,20 @@ def fold_checkpoints(keep: Path, fold: int) -> list[Path]:
     return sorted(keep.glob(f"fold{fold}_member*/{SHIPPED_STAGE2}"))
 
 
+def fold_teacher(teacher: str | None, fold: int, tmp: Path) -> dict:
+    """{"teacher": path} of the ensemble fine-tuned without `fold`, joined from a --keep DIR of this
+    bench, when `teacher` is such a folder; {} otherwise (one teacher for every fold, or none)."""
+    if not teacher or not Path(teacher).is_dir():
+        return {}
+    members = fold_checkpoints(Path(teacher), fold)
+    if not members:
+        raise PlateOCRError(
+            f"{teacher} holds no fold{fold}_member*/{SHIPPED_STAGE2}: pass the --keep DIR of an ensemble run"
+        )
+    payload = as_one_model([slim_payload(p) for p in members])
+    return {"teacher": str(save_checkpoint(tmp / f"teacher_{fold}.pt", payload))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -247,7 +261,11 @@ def main() -> int:
         default="ensemble",
         help="stage 2 of the accurate ensemble's recipe, or of the fast student's",
     )
-    parser.add_argument("--teacher", help="student recipe: the checkpoint it distils (default: none)")
+    parser.add_argument(
+        "--teacher",
+        help="student recipe: the checkpoint it distils, or the --keep DIR of the ensemble's own run of "
+        "this bench (same --seed and --folds), so that each fold distils an ensemble that never saw it",
+    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -263,7 +281,7 @@ def main() -> int:
         changes = parse_overrides(args.set)
     except PlateOCRError as error:  # an unknown or mistyped key: one line
         parser.error(str(error))
-    if args.teacher:
+    if args.teacher and not Path(args.teacher).is_dir():
         changes["teacher"] = str(Path(args.teacher).resolve())
     default_reading = RECIPES[args.recipe][1]
 
@@ -287,8 +305,17 @@ def main() -> int:
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
             rest = rest[: round(args.train_fraction * len(rest))]  # already shuffled: a random subset
             manifest = str(write_manifest(rest, Path(tmp) / f"train_{k}.csv"))
+            fold_changes = {**changes, **fold_teacher(args.teacher, k, Path(tmp))}
             jobs += [
-                (manifest, path, model["arch"], changes, args.seed + k, str(runs / f"fold{k}_member{i}"), args.recipe)
+                (
+                    manifest,
+                    path,
+                    model["arch"],
+                    fold_changes,
+                    args.seed + k,
+                    str(runs / f"fold{k}_member{i}"),
+                    args.recipe,
+                )
                 for i, (path, model) in enumerate(zip(args.pretrained, stage1))
             ]
         if args.jobs == 1:

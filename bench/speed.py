@@ -47,7 +47,7 @@ def timed(fn, seconds: float) -> float:
 
 def crops_for(reader: PlateReader, n: int) -> np.ndarray:
     files = sorted(SAMPLE_DIR.glob("*.jpg"))
-    crops = [prepare_crop(load_image(f), reader.input_size, reader.deskew) for f in files]
+    crops = [prepare_crop(load_image(f), reader.input_size) for f in files]
     return np.stack([crops[i % len(crops)] for i in range(n)])
 
 

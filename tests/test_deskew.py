@@ -1,4 +1,4 @@
-"""Slant correction: measured where the model looks, taken out at the crop's own resolution."""
+"""Slant correction: measured where the model looks and taken out of whole batches of prepared crops."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from PIL import Image
 
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.data.datasets import CropDataset, list_records
-from plateocr.data.deskew import deskew, slant
+from plateocr.data.deskew import deskew_batch, slant
 from plateocr.data.images import prepare_crop
 from plateocr.synth.render import render_clean
 
@@ -41,29 +41,34 @@ def test_the_measured_slant_is_the_one_put_in_and_deskewing_removes_it(plate, k)
     slanted = italic(plate, k)
     # Within 0.08: the diagonals of A, 2 and 4 pull the median of the edges a little their way.
     assert slant(slanted, SIZE) == pytest.approx(k, abs=0.08)
-    straight = deskew(slanted, SIZE)
-    assert straight.size == slanted.size and straight.mode == slanted.mode
-    assert abs(slant(straight, SIZE)) < 0.08
+    straight = prepare_crop(slanted, SIZE, deskew=True)
+    assert straight.shape == (*SIZE, 3) and straight.dtype == np.uint8
+    assert abs(slant(Image.fromarray(straight), SIZE)) < 0.08
     # What the model sees comes back close to the upright plate's input (the sides are filled in).
-    upright, restored, skewed = (prepare_crop(i, SIZE).astype(float)[:, 8:-8] for i in (plate, straight, slanted))
+    upright, skewed = (prepare_crop(i, SIZE).astype(float)[:, 8:-8] for i in (plate, slanted))
+    restored = straight.astype(float)[:, 8:-8]
     assert np.abs(restored - upright).mean() < 0.5 * np.abs(skewed - upright).mean()
 
 
 def test_a_featureless_crop_is_left_alone():
-    blank = Image.new("RGB", (94, 24), (20, 60, 200))
-    assert slant(blank, SIZE) == 0.0 and deskew(blank, SIZE) is blank
+    blank = torch.tensor([20, 60, 200], dtype=torch.uint8).view(1, 3, 1, 1).expand(1, 3, *SIZE).contiguous()
+    assert torch.equal(deskew_batch(blank), blank)
 
 
-def test_grey_crops_deskew_too(plate):
-    grey = italic(plate, 0.3).convert("L")
-    assert deskew(grey, SIZE).mode == "L" and abs(slant(deskew(grey, SIZE), SIZE)) < 0.08
+def test_a_batch_deskews_each_crop_as_if_alone(plate):
+    crops = [prepare_crop(italic(plate, k), SIZE) for k in (-0.3, 0.0, 0.25)]
+    batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2)
+    together = deskew_batch(batch)
+    for i in range(len(crops)):
+        assert torch.equal(together[i], deskew_batch(batch[i : i + 1])[0])
+    assert deskew_batch(batch.float()).dtype == torch.float32
 
 
 def test_the_shipped_reader_deskews_as_its_model_was_trained_and_a_direct_one_does_not(plate):
     shipped = PlateReader.from_pretrained(tta="none")
     assert shipped.deskew and not PlateReader(shipped.model, shipped.tokenizer, shipped.arch).deskew
     slanted = italic(plate, 0.3)
-    expected = shipped.read_prepared(prepare_crop(slanted, shipped.input_size, deskew=True)[None])[0]
+    expected = shipped.read_prepared(prepare_crop(slanted, shipped.input_size)[None])[0]
     assert shipped.read(slanted).plate == expected.plate
     assert shipped.read(slanted).confidence == pytest.approx(expected.confidence, abs=1e-6)
 

@@ -273,7 +273,7 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
     assert student.teacher == str(tmp_path / "accurate.pt") and student.init_checkpoint.endswith(
         "pretrain_fast/best.pt"
     )
-    assert student.recolour_p > 0 and student.detector_crops and not student.deskew
+    assert student.recolour_p > 0 and student.deskew and student.distill_weight > 0
     # By default the bundled sample is out of every stage 2: `evaluate --data sample` scores unseen plates.
     manifest = Path(student.data).read_text(encoding="utf-8")
     assert all(c.data == student.data for c in seen[3:])
@@ -281,6 +281,21 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
     assert len(manifest.splitlines()) - 1 == len(list(plates_dev.glob("*.jpg"))) - len(list(SAMPLE_DIR.glob("*.jpg")))
     fast, accurate = (PlateReader.from_pretrained(tmp_path / name) for name in ("fast.pt", "accurate.pt"))
     assert (fast.arch, fast.tta) == ("fast", "none") and (accurate.arch, accurate.tta) == ("wide+sharp", "phase")
+
+
+def test_the_recipe_can_distil_the_student_from_a_trained_ensemble_alone(tmp_path, monkeypatch):
+    from plateocr.research import recipe
+    from plateocr.research.recipe import SHIPPED_ACCURATE
+
+    seen = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
+    monkeypatch.setattr(recipe, "ship", lambda *a, **kw: None)
+    teacher = ["--teacher", str(SHIPPED_ACCURATE)]
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), *teacher, "--no-hold-out-sample"])
+    assert [(c.arch, Path(c.out).name) for c in seen] == [("fast", "pretrain_fast"), ("fast", "finetune_fast")]
+    assert seen[-1].teacher == str(SHIPPED_ACCURATE)
+    with pytest.raises(SystemExit):
+        recipe.main(["--real", str(SAMPLE_DIR), *teacher, "--student", "none"])
 
 
 @pytest.mark.slow

@@ -15,10 +15,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from ..errors import ImageError
-from .deskew import deskew as deskew_crop
+from .deskew import deskew_batch
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MIN_SIDE = 8  # smaller than this holds no readable characters
@@ -129,14 +130,15 @@ def prepare_crop(
     check_size(image)
     if is_double_row(image) if double_row is None else double_row:
         image = join_rows(image)
-    if deskew:
-        image = deskew_crop(image, input_size)
     h, w = input_size
-    resized = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.array(resized, dtype=np.uint8)  # a writable copy: torch.from_numpy needs one
+    resized = np.array(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+    if deskew:  # as the reader deskews its batches (plateocr.data.deskew)
+        return deskew_batch(torch.from_numpy(resized).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy().copy()
+    return resized  # a writable copy: torch.from_numpy needs one
 
 
-def prepare_layouts(image: Image.Image, input_size: tuple[int, int], deskew: bool = False) -> list[np.ndarray]:
-    """`prepare_crop` in each layout the crop may hold: one, or both where its aspect is ambiguous."""
+def prepare_layouts(image: Image.Image, input_size: tuple[int, int]) -> list[np.ndarray]:
+    """`prepare_crop` in each layout the crop may hold: one, or both where its aspect is ambiguous
+    (not deskewed: the reader deskews whole batches)."""
     image = to_rgb(image)
-    return [prepare_crop(image, input_size, deskew, double) for double in row_layouts(image)]
+    return [prepare_crop(image, input_size, double_row=double) for double in row_layouts(image)]
