@@ -49,7 +49,7 @@ def slant(image: Image.Image, input_size: tuple[int, int]) -> float:
     return float(batch_slant(torch.from_numpy(np.array(resized)).permute(2, 0, 1)[None])[0])
 
 
-# ITU-R 601 luma, as PIL's convert("L") weighs the channels; slopes to 1/300 of their range.
+# ITU-R 601 luma, as PIL's convert("L") weighs the channels; slopes in steps of 1/300 px per px.
 LUMA, SLOPE_BINS = (0.299, 0.587, 0.114), 400
 
 
