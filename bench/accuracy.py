@@ -45,10 +45,10 @@ from plateocr.data.datasets import cv_folds, list_records, write_manifest  # noq
 from plateocr.data.images import load_image, prepare_crop  # noqa: E402
 from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
-from plateocr.models.checkpoint import as_one_model, load_checkpoint, save_checkpoint  # noqa: E402
+from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 from plateocr.reading.decoding import sequence_confidence  # noqa: E402
 from plateocr.reading.devices import resolve_device  # noqa: E402
-from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, slim_payload  # noqa: E402
+from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, ship  # noqa: E402
 from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
 from plateocr.scoring.evaluation import read_records  # noqa: E402
 from plateocr.scoring.metrics import summarize  # noqa: E402
@@ -226,8 +226,7 @@ def fold_teacher(teacher: str | None, fold: int, tmp: Path) -> dict:
         raise PlateOCRError(
             f"{teacher} holds no fold{fold}_member*/{SHIPPED_STAGE2}: pass the --keep DIR of an ensemble run"
         )
-    payload = as_one_model([slim_payload(p) for p in members])
-    return {"teacher": str(save_checkpoint(tmp / f"teacher_{fold}.pt", payload))}
+    return {"teacher": str(ship(members, tmp / f"teacher_{fold}.pt"))}
 
 
 def main() -> int:

@@ -304,9 +304,11 @@ def _one_torch_thread(active: bool):
     """While onnxruntime reads, torch's own steps (deskewing, decoding) run on one thread: torch's
     idle threads spin-wait on the cores onnxruntime's threads need (measured: 1.7x slower batches,
     3.7x slower single plates with two threads each on 2 cores)."""
+    if not active:
+        yield
+        return
     threads = torch.get_num_threads()
-    if active:
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)
     try:
         yield
     finally:
