@@ -11,6 +11,7 @@ from .errors import PlateOCRError
 
 
 def _add_reader_args(p: argparse.ArgumentParser) -> None:
+    from .reading.devices import PRECISIONS
     from .reading.reader import DEFAULT_MODEL, MODELS
     from .reading.tta import TTA_SHIFTS
 
@@ -46,6 +47,13 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="where a .pt checkpoint runs: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; "
         "an .onnx file always runs on the CPU",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: a .pt checkpoint's convolutions in bf16 where the CPU or GPU has bf16 units "
+        "(~1.7x faster, same readings on plates_dev), else float32; float32: always float32",
     )
 
 
@@ -98,6 +106,7 @@ def _reader(args):
         tta=args.tta,
         deskew=args.deskew,
         device=str(resolve_device(args.device)),
+        precision=args.precision,
     )
 
 

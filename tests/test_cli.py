@@ -102,6 +102,12 @@ def test_predict_reads_without_deskewing_when_asked():
     assert json.loads(plain.stdout)["plate"] == FILES[0].stem
 
 
+def test_predict_reads_in_float32_when_asked():
+    exact = cli("predict", "--model", "fast", "--precision", "float32", "--json", FILES[0])
+    auto = cli("predict", "--model", "fast", "--json", FILES[0])
+    assert json.loads(exact.stdout)["plate"] == json.loads(auto.stdout)["plate"] == FILES[0].stem
+
+
 def test_predict_runs_on_the_device_asked_for():
     on_cpu = cli("predict", "--device", "cpu", "--tta", "none", "--json", FILES[0])
     assert json.loads(on_cpu.stdout)["plate"] == FILES[0].stem

@@ -22,7 +22,8 @@ def test_distillation_needs_one_frame_grid():
 
 def test_the_teacher_reads_as_the_reader_does():
     teacher = Teacher(str(DEFAULT_CHECKPOINT), torch.device("cpu"), tta="phase")
-    reader = PlateReader.from_pretrained(tta="phase", deskew=False)
+    # The teacher's precision is the training step's (float32 here, bf16 under --amp).
+    reader = PlateReader.from_pretrained(tta="phase", deskew=False, precision="float32")
     images = torch.randint(0, 256, (3, 3, *reader.input_size), dtype=torch.uint8)
     assert torch.allclose(teacher(images), reader.forward(images)[0], atol=1e-5)
     teacher.check_student("fast", teacher.alphabet)

@@ -60,3 +60,45 @@ def test_the_fast_student_shares_the_ensembles_frame_grid_without_an_lstm():
         assert fast(images)[0].shape == wide(images)[0].shape  # frame t of one is frame t of the other
     assert not any(isinstance(m, torch.nn.LSTM) for m in fast.modules())
     assert count_parameters(build_model("compact", 77)) < count_parameters(fast) < count_parameters(wide)
+
+
+def test_the_convolutional_sequence_head_loads_weights_stored_as_1d_convolutions():
+    from plateocr.models.crnn import ConvSequence
+
+    torch.manual_seed(0)
+    head = ConvSequence(8, 6, rows=2).eval()
+    stored = {k: v.clone() for k, v in head.state_dict().items()}
+    # As 1-D convs over (C · rows) stacked channels, 3 columns wide.
+    stored["body.0.weight"] = torch.randn(6, 16, 3)
+    stored["body.3.weight"] = torch.randn(6, 6, 3)
+    head.load_state_dict(stored)
+    features = torch.randn(2, 8, 2, 24)
+    with torch.no_grad():
+        seq = features.reshape(2, 16, 24)
+        expected = torch.nn.functional.conv1d(seq, stored["body.0.weight"], padding=1)
+        expected = head.body[2](head.body[1](expected.unsqueeze(2))).squeeze(2)
+        expected = torch.nn.functional.conv1d(expected, stored["body.3.weight"], padding=1)
+        expected = head.body[5](head.body[4](expected.unsqueeze(2))).squeeze(2).permute(2, 0, 1)
+        assert torch.allclose(head(features), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["fast", "seed"])
+def test_batch_norms_folded_into_their_convolutions_read_the_same(arch):
+    from plateocr.models.fusion import fold_batch_norms
+
+    torch.manual_seed(0)
+    model = build_model(arch, num_classes=77)
+    for module in model.modules():  # statistics a trained model would have, not the identity
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    model.eval()
+    images = torch.randint(0, 256, (2, 3, *input_size(arch)), dtype=torch.uint8)
+    with torch.no_grad():
+        before = model(images)
+        folded = fold_batch_norms(model)
+        after = folded(images)
+    norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
+    assert not any(isinstance(m, norms) for m in folded.modules())
+    assert torch.allclose(before[0], after[0], atol=1e-4) and torch.allclose(before[1], after[1], atol=1e-4)

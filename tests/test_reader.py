@@ -207,3 +207,18 @@ def test_a_turned_plate_whose_box_looks_double_row_is_read_as_one_row():
     result = shipped.read(turned)
     assert (result.plate, result.valid, result.plate_type) == (file.stem, True, "blue")
     assert [r.plate for r in shipped.read_files([file])] == [file.stem]
+
+
+def test_reading_precision_is_chosen_by_the_hardware_and_float32_on_request():
+    from plateocr.reading.devices import cpu_has_bf16
+
+    auto, exact = PlateReader.from_pretrained("fast"), PlateReader.from_pretrained("fast", precision="float32")
+    assert auto.autocast_dtype == (torch.bfloat16 if cpu_has_bf16() else None)
+    assert exact.autocast_dtype is None
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in auto.model.modules())  # folded for reading
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))
+    read_auto, read_exact = auto.read(files), exact.read(files)
+    assert [r.plate for r in read_auto] == [r.plate for r in read_exact]
+    assert max(abs(a.confidence - b.confidence) for a, b in zip(read_auto, read_exact)) < 0.05
+    with pytest.raises(PlateOCRError, match="unknown precision"):
+        PlateReader.from_pretrained("fast", precision="fp8")

@@ -15,10 +15,11 @@ from plateocr.alphabet import Tokenizer
 from plateocr.errors import PlateOCRError
 from plateocr.models.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
 from plateocr.models.crnn import build_model
+from plateocr.reading.devices import cpu_has_bf16
 from plateocr.reading.reader import PlateReader
 from plateocr.training.config import TrainConfig
 from plateocr.training.distributed import Distributed
-from plateocr.training.loop import cpu_has_bf16, train
+from plateocr.training.loop import train
 from tests.conftest import REPO
 
 
@@ -466,7 +467,8 @@ def test_amp_on_a_cpu_without_bf16_trains_in_float32_and_says_so(tmp_path, capsy
 def test_a_cpu_without_bf16_is_told_apart_and_amp_falls_back(tmp_path):
     """oneDNN limited to AVX2 has no bf16 instructions, as on such a CPU: --amp trains in float32."""
     code = (
-        "import torch; from plateocr.training.loop import cpu_has_bf16, mixed_precision_dtype; "
+        "import torch; from plateocr.reading.devices import cpu_has_bf16; "
+        "from plateocr.training.loop import mixed_precision_dtype; "
         "print(cpu_has_bf16(), mixed_precision_dtype(torch.device('cpu'), print))"
     )
     env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}

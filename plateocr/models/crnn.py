@@ -66,9 +66,7 @@ class CompactCRNN(nn.Module):
             conv_bn(c4, c4),
             nn.MaxPool2d((2, 1)),  # 2 × 24
         )
-        self.rnn = (
-            nn.LSTM(2 * c4, hidden, bidirectional=True) if sequence == "lstm" else ConvSequence(2 * c4, 2 * hidden)
-        )
+        self.rnn = nn.LSTM(2 * c4, hidden, bidirectional=True) if sequence == "lstm" else ConvSequence(c4, 2 * hidden)
         self.classifier = nn.Linear(2 * hidden, num_classes)
         self.type_head = nn.Linear(c4, num_types)
 
@@ -78,32 +76,47 @@ class CompactCRNN(nn.Module):
         # log-probabilities keep float32's mantissa (a precaution, not a measured loss; ~10 % of a CPU step).
         with torch.autocast(f.device.type, enabled=False):
             f = f.float()
-            b, c, h, t = f.shape
-            seq = f.reshape(b, c * h, t).permute(2, 0, 1)  # T, B, 2 · c4
-            seq = self.rnn(seq)[0] if isinstance(self.rnn, nn.LSTM) else self.rnn(seq)
+            if isinstance(self.rnn, nn.LSTM):
+                b, c, h, t = f.shape
+                seq = self.rnn(f.reshape(b, c * h, t).permute(2, 0, 1))[0]  # T, B, 2 · c4 in
+            else:
+                seq = self.rnn(f)
             log_probs = self.classifier(seq).log_softmax(-1)
             type_logits = self.type_head(f.mean(dim=(2, 3)))
         return log_probs, type_logits
 
 
 class ConvSequence(nn.Module):
-    """Reads the column sequence (T, B, C) with two 1-D convolutions instead of a BiLSTM: each step
-    then sees 5 columns, about two characters, beside the convs' own receptive field; all 24 steps
-    run at once where an LSTM runs them one after another (the slow part of a small CRNN on a CPU)."""
+    """Reads the feature map's columns with two convolutions instead of a BiLSTM: each step then
+    sees 5 columns, about two characters, beside the convs' own receptive field; all 24 steps run at
+    once where an LSTM runs them one after another (the slow part of a small CRNN on a CPU).
 
-    def __init__(self, c_in: int, c_out: int):
+    The first conv spans the map's `rows` rows, so the columns need no reshaping into a sequence:
+    2-D convs on the NHWC map ran ~2x the speed of the same weights as 1-D convs on (B, C, T).
+    """
+
+    def __init__(self, c_in: int, c_out: int, rows: int = 2):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv1d(c_in, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm1d(c_out),
+            nn.Conv2d(c_in, c_out, (rows, 3), padding=(0, 1), bias=False),
+            nn.BatchNorm2d(c_out),
             nn.ReLU(inplace=True),
-            nn.Conv1d(c_out, c_out, 3, padding=1, bias=False),
-            nn.BatchNorm1d(c_out),
+            nn.Conv2d(c_out, c_out, (1, 3), padding=(0, 1), bias=False),
+            nn.BatchNorm2d(c_out),
             nn.ReLU(inplace=True),
         )
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        return self.body(seq.permute(1, 2, 0)).permute(2, 0, 1)
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, C, rows, T) features to a (T, B, c_out) sequence."""
+        return self.body(features).squeeze(2).permute(2, 0, 1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # The same weights stored as 1-D convs over the rows' channels stacked (C · rows, 3 wide).
+        for name, module in self.body.named_children():
+            key = f"{prefix}body.{name}.weight"
+            if isinstance(module, nn.Conv2d) and key in state_dict and state_dict[key].ndim == 3:
+                state_dict[key] = state_dict[key].reshape(module.weight.shape)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class WideCRNN(CompactCRNN):

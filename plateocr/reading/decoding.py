@@ -103,12 +103,15 @@ def constrained_beam_search(log_probs: np.ndarray, formats, beam_width: int = BE
     """Most probable plate-grammar string for one (T, C) log-probability matrix (CTC prefix beam)."""
     beams: dict[tuple, tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (blank, non-blank)
     allowed_cache: dict[tuple, set[int]] = {}
-    for frame in log_probs:
-        candidates = [int(c) for c in np.nonzero(frame > PRUNE_LOG_PROB)[0]]
+    # Python floats: arithmetic on numpy scalars, one at a time, costs several times as much.
+    frames = log_probs.tolist()
+    candidate_ids = [np.nonzero(row > PRUNE_LOG_PROB)[0].tolist() for row in log_probs]
+    for frame, candidates in zip(frames, candidate_ids):
+        blank = frame[BLANK]
         new: dict[tuple, list[float]] = {}
         for prefix, (pb, pnb) in beams.items():
             total = _logsumexp(pb, pnb)
-            _add_path(new, prefix, total + frame[BLANK], -math.inf)
+            _add_path(new, prefix, total + blank, -math.inf)
             if prefix:
                 _add_path(new, prefix, -math.inf, pnb + frame[prefix[-1]])
             if prefix not in allowed_cache:

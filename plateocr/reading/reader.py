@@ -30,7 +30,9 @@ from ..data.images import load_image, prepare_layouts
 from ..errors import CheckpointError, ImageError, PlateOCRError
 from ..models.checkpoint import load_checkpoint, trained_deskewed
 from ..models.crnn import arch_members, build_model, input_size
+from ..models.fusion import fold_batch_norms
 from .decoding import decode_constrained, decode_greedy
+from .devices import reading_dtype
 from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
 
 WEIGHTS = Path(__file__).parents[1] / "weights"
@@ -107,6 +109,7 @@ class PlateReader:
         tta: str = "none",
         deskew: bool = False,
         temperature: float = 1.0,
+        precision: str = "auto",
     ):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
@@ -122,6 +125,9 @@ class PlateReader:
         # The calibration temperature fitted for this model (plateocr.scoring.calibration): it changes
         # confidences, never readings.
         self.temperature = temperature
+        # bf16 convolutions where the hardware has bf16 units (devices.reading_dtype); an ONNX
+        # session runs in the precision it was exported in.
+        self.precision, self.autocast_dtype = precision, reading_dtype(self.device, precision)
 
     @classmethod
     def from_checkpoint(
@@ -132,8 +138,10 @@ class PlateReader:
         source: str = "",
         tta: str | None = None,
         deskew: bool | None = None,
+        precision: str = "auto",
     ) -> PlateReader:
-        """`deskew` None: take the slant out of crops if the model was trained on deskewed ones."""
+        """`deskew` None: take the slant out of crops if the model was trained on deskewed ones.
+        `precision` "auto" reads in bf16 on hardware with bf16 units, "float32" always in float32."""
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
         try:
@@ -143,7 +151,8 @@ class PlateReader:
                 f"{source or 'checkpoint'}: its weights do not fit the {payload['arch']} "
                 f"arch of this plateocr ({str(exc).splitlines()[0][:120]})"
             ) from None
-        model.to(device).eval()
+        # A reader never trains its model: BatchNorms folded into their convs read the same, faster.
+        fold_batch_norms(model).to(device)
         if torch.device(device).type == "cpu":
             # NHWC convolutions: ~1.3x the plates per second of NCHW on a CPU, same readings.
             model.to(memory_format=torch.channels_last)
@@ -157,6 +166,7 @@ class PlateReader:
             tta=payload.get("tta", DEFAULT_TTA) if tta is None else tta,
             temperature=float(payload.get("temperature", 1.0)),
             deskew=trained_deskewed(payload) if deskew is None else deskew,
+            precision=precision,
         )
 
     @classmethod
@@ -168,17 +178,20 @@ class PlateReader:
         tta: str | None = None,
         deskew: bool | None = None,
         onnx_threads: int = 0,
+        precision: str = "auto",
     ) -> PlateReader:
         """Load a shipped model by name ("fast", "accurate"; None: the default), a checkpoint (.pt) or
         an exported ONNX file (.onnx). Crops are deskewed (plateocr.data.deskew) as the model's were in
         training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise.
-        An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses)."""
+        An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses); a checkpoint's
+        convolutions in bf16 where the hardware has bf16 units, unless `precision` is "float32"."""
         path = MODELS.get(str(path), Path(path)) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
             return cls.from_onnx(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew)
         if not path.is_file() and path in MODELS.values():
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
-        return cls.from_checkpoint(load_checkpoint(path, map_location=device), decoder, device, str(path), tta, deskew)
+        payload = load_checkpoint(path, map_location=device)
+        return cls.from_checkpoint(payload, decoder, device, str(path), tta, deskew, precision)
 
     @classmethod
     def from_onnx(
@@ -216,6 +229,7 @@ class PlateReader:
             tta=meta.get("plateocr_tta", "none") if tta is None else tta,
             deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew,
             temperature=float(meta.get("plateocr_temperature", "1.0")),
+            precision="float32",
         )
 
     # -- model and decoding -------------------------------------------------------------
@@ -227,7 +241,8 @@ class PlateReader:
         if self.onnx_session is not None:
             log_probs, type_logits = map(torch.from_numpy, self.onnx_session.run(None, {"images": views.numpy()}))
         else:
-            with torch.inference_mode():
+            precision = torch.autocast(self.device.type, self.autocast_dtype, enabled=self.autocast_dtype is not None)
+            with torch.inference_mode(), precision:
                 log_probs, type_logits = self.model(views.to(self.device, memory_format=self.memory_format))
             log_probs, type_logits = log_probs.float().cpu(), type_logits.float().cpu()
         return average_views(log_probs, type_logits, len(TTA_SHIFTS[self.tta]))

@@ -43,7 +43,7 @@ from ..data.transforms import BatchAugment
 from ..errors import PlateOCRError
 from ..models.checkpoint import load_checkpoint, member_checkpoint, save_checkpoint
 from ..models.crnn import arch_members, build_model, count_parameters
-from ..reading.devices import resolve_device
+from ..reading.devices import cpu_has_bf16, resolve_device
 from ..reading.reader import PlateReader
 from ..scoring.metrics import summarize
 from .config import TrainConfig
@@ -76,14 +76,6 @@ def deterministic_cpu(device: torch.device):
         yield
     finally:
         torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-
-
-def cpu_has_bf16() -> bool:
-    """Whether oneDNN finds bf16 instructions (AVX512-BF16, AMX) on this CPU; True where it cannot tell."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return True
 
 
 def mixed_precision_dtype(device: torch.device, log=lambda msg: None) -> torch.dtype | None:
