@@ -116,7 +116,8 @@ def checkpoint_identity(path) -> dict:
 
 
 def reader_settings(reader) -> dict:
-    """How a PlateReader reads: its model (file, arch, sha256), views, deskewing and decoder."""
+    """How a PlateReader reads: its model (file, arch, sha256), views, deskewing, decoder and the
+    precision of its convolutions (bf16 on hardware with bf16 units unless float32 was asked for)."""
     source = Path(reader.source) if reader.source else None
     return {
         "checkpoint": str(source) if source else None,
@@ -127,4 +128,5 @@ def reader_settings(reader) -> dict:
         "decoder": reader.decoder,
         "temperature": reader.temperature,
         "device": str(reader.device),
+        "precision": str(reader.autocast_dtype or "float32").removeprefix("torch."),
     }
