@@ -25,7 +25,6 @@ from PIL import Image
 
 from ..alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
 from ..data.ccpd import crop_plate
-from ..data.deskew import deskew_batch
 from ..data.images import load_image, prepare_layouts
 from ..errors import CheckpointError, ImageError, PlateOCRError
 from ..models.checkpoint import load_checkpoint, trained_deskewed
@@ -33,7 +32,8 @@ from ..models.crnn import arch_members, build_model, input_size
 from ..models.fusion import fold_batch_norms
 from .decoding import decode_constrained, decode_greedy
 from .devices import reading_dtype
-from .tta import TTA_SHIFTS, average_views, check_tta, view_batch
+from .graph import ReadingGraph
+from .tta import check_tta
 
 WEIGHTS = Path(__file__).parents[1] / "weights"
 # The shipped models by name: the fast single-view student and the accurate ensemble it learnt from.
@@ -45,6 +45,9 @@ DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.55 pp more plates than one view, cross-validated
 # (see plateocr.reading.tta). A PlateReader built directly (training's validation) reads once.
 DEFAULT_TTA = "phase"
+# What an ONNX export's graph holds (ReadingGraph: deskewing, views, model, average); a file with
+# another version needs the steps this plateocr would not run around it.
+GRAPH_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ class PlateReader:
         # bf16 convolutions where the hardware has bf16 units (devices.reading_dtype); an ONNX
         # session runs in the precision it was exported in.
         self.precision, self.autocast_dtype = precision, reading_dtype(self.device, precision)
+        self.graph = ReadingGraph(model, deskew, tta, self.autocast_dtype, self.memory_format) if model else None
 
     @classmethod
     def from_checkpoint(
@@ -203,7 +207,9 @@ class PlateReader:
         deskew: bool | None = None,
     ) -> PlateReader:
         """A reader backed by an onnxruntime session over a file `plateocr export` wrote, running on
-        `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created."""
+        `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created.
+        The file deskews and reads its views inside its graph, as its metadata says: `tta` and
+        `deskew`, if given, must agree with it (export again for other settings)."""
         import onnxruntime as ort
 
         path = Path(path)
@@ -219,6 +225,15 @@ class PlateReader:
         if "plateocr_arch" not in meta:
             raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
         arch_members(meta["plateocr_arch"])  # an arch this plateocr does not know: one clear line
+        if meta.get("plateocr_graph") != GRAPH_VERSION:
+            raise PlateOCRError(f"{path} was exported by an older plateocr: export it again (plateocr export)")
+        in_graph = {"tta": meta["plateocr_tta"], "deskew": json.loads(meta["plateocr_deskew"])}
+        for name, asked in (("tta", tta), ("deskew", deskew)):
+            if asked is not None and asked != in_graph[name]:
+                raise PlateOCRError(
+                    f"{path} reads with {name}={in_graph[name]} inside its graph, not {asked}: export the "
+                    f"checkpoint again with the settings wanted (plateocr export --tta …)"
+                )
         return cls(
             None,
             Tokenizer(meta["plateocr_alphabet"]),
@@ -226,8 +241,8 @@ class PlateReader:
             decoder,
             onnx_session=session,
             source=str(path),
-            tta=meta.get("plateocr_tta", "none") if tta is None else tta,
-            deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew,
+            tta=in_graph["tta"],
+            deskew=in_graph["deskew"],
             temperature=float(meta.get("plateocr_temperature", "1.0")),
             precision="float32",
         )
@@ -236,16 +251,15 @@ class PlateReader:
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(T, B, C) log-probabilities and (B, K) type logits for a uint8 batch (B, 3, H, W);
         with test-time augmentation, their average over the views. Crops are deskewed here, as one
-        batch, when the model was trained on deskewed crops."""
-        views = view_batch(deskew_batch(images) if self.deskew else images, self.tta)
+        batch, when the model was trained on deskewed crops (`graph.ReadingGraph`; an ONNX export
+        holds the same steps in its graph)."""
         if self.onnx_session is not None:
-            log_probs, type_logits = map(torch.from_numpy, self.onnx_session.run(None, {"images": views.numpy()}))
-        else:
-            precision = torch.autocast(self.device.type, self.autocast_dtype, enabled=self.autocast_dtype is not None)
-            with torch.inference_mode(), precision:
-                log_probs, type_logits = self.model(views.to(self.device, memory_format=self.memory_format))
-            log_probs, type_logits = log_probs.float().cpu(), type_logits.float().cpu()
-        return average_views(log_probs, type_logits, len(TTA_SHIFTS[self.tta]))
+            outputs = self.onnx_session.run(None, {"images": images.numpy()})
+            return torch.from_numpy(outputs[0]), torch.from_numpy(outputs[1])
+        assert self.graph is not None  # a reader has a torch model or an ONNX session
+        with torch.inference_mode():
+            log_probs, type_logits = self.graph(images.to(self.device))
+        return log_probs.cpu(), type_logits.cpu()
 
     def decode(self, log_probs: torch.Tensor, type_logits: torch.Tensor, paths=None) -> list[PlateResult]:
         decode = decode_constrained if self.decoder == "constrained" else decode_greedy

@@ -16,23 +16,24 @@ import torch.nn.functional as F
 from ..errors import PlateOCRError
 from ..models.crnn import input_size
 from ..reading.reader import PlateReader
-from ..reading.tta import TTA_SHIFTS, average_views, view_batch
 
 
 class Teacher:
     """A frozen checkpoint read as `PlateReader` reads it, returning (T, B, C) log-probabilities."""
 
     def __init__(self, checkpoint: str, device: torch.device, tta: str = "none"):
-        # Loaded as the reader loads it; read here without the reader's inference mode and copy to
-        # the CPU, so its frames can be the targets of a loss on the training device.
-        reader = PlateReader.from_pretrained(checkpoint, device=str(device), tta=tta, deskew=False)
-        self.model, self.arch, self.tta = reader.model, reader.arch, reader.tta
+        # Loaded and read as the reader reads (its graph), but without the reader's inference mode
+        # and copy to the CPU, so its frames can be the targets of a loss on the training device; in
+        # the training step's precision, and on crops the training batch has already deskewed.
+        reader = PlateReader.from_pretrained(checkpoint, device=str(device), tta=tta, deskew=False, precision="float32")
+        if reader.graph is None:
+            raise PlateOCRError(f"teacher {checkpoint}: distillation needs a torch checkpoint, not an ONNX export")
+        self.graph, self.arch, self.tta = reader.graph, reader.arch, reader.tta
         self.alphabet = reader.tokenizer.alphabet
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        log_probs, type_logits = self.model(view_batch(images, self.tta))
-        return average_views(log_probs.float(), type_logits.float(), len(TTA_SHIFTS[self.tta]))[0]
+        return self.graph(images)[0]
 
     def check_student(self, arch: str, alphabet: str) -> None:
         if alphabet != self.alphabet or input_size(arch) != input_size(self.arch):
