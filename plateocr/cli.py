@@ -58,7 +58,6 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .reading.tta import TTA_SHIFTS
     from .training.config import add_arguments
 
     parser = argparse.ArgumentParser(prog="python -m plateocr", description="Chinese licence-plate recognition")
@@ -89,12 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--checkpoint", help="checkpoint .pt or a shipped model's name (default: the default model)")
     x.add_argument("--onnx", required=True, help="output .onnx path")
     x.add_argument("--overwrite", action="store_true", help="replace an existing .onnx file")
-    x.add_argument(
-        "--tta",
-        choices=tuple(TTA_SHIFTS),
-        default=None,
-        help="the views the export reads in its graph (default: as the checkpoint says)",
-    )
 
     s = sub.add_parser("synth", help="render synthetic plates to LABEL.jpg files")
     s.add_argument("--n", type=int, required=True)
@@ -225,7 +218,7 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from .reading.export import export_onnx
 
-    path = export_onnx(args.checkpoint, args.onnx, args.overwrite, args.tta)
+    path = export_onnx(args.checkpoint, args.onnx, args.overwrite)
     print(f"wrote {path}")
     return 0
 

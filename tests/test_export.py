@@ -61,34 +61,6 @@ def test_cli_export_then_evaluate_with_onnx(tmp_path):
     assert json.loads(proc.stdout.strip().splitlines()[-1])["n"] == len(list(SAMPLE_DIR.glob("*.jpg")))
 
 
-def test_an_export_reads_its_views_and_deskewing_in_its_graph_and_refuses_others(onnx_file, tmp_path):
-    reader = PlateReader.from_pretrained(onnx_file)
-    assert (reader.tta, reader.deskew) == ("phase", True)
-    for asked in ({"tta": "none"}, {"deskew": False}):
-        with pytest.raises(PlateOCRError, match="inside its graph"):
-            PlateReader.from_pretrained(onnx_file, **asked)
-    one_view = PlateReader.from_pretrained(export_onnx(None, tmp_path / "one_view.onnx", tta="none"))
-    torch_one_view = PlateReader.from_pretrained(tta="none", precision="float32")
-    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:8]
-    assert one_view.tta == "none"
-    assert np.allclose(
-        [r.confidence for r in one_view.read(files)], [r.confidence for r in torch_one_view.read(files)], atol=1e-3
-    )
-
-
-def test_an_export_without_the_reading_graph_is_refused(onnx_file, tmp_path):
-    import onnx
-
-    proto = onnx.load(str(onnx_file))
-    kept = [p for p in proto.metadata_props if p.key != "plateocr_graph"]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
-    old = tmp_path / "old.onnx"
-    onnx.save(proto, str(old))
-    with pytest.raises(PlateOCRError, match="older plateocr: export it again"):
-        PlateReader.from_pretrained(old)
-
-
 def test_a_foreign_onnx_file_is_refused(tmp_path):
     bad = tmp_path / "x.onnx"
     bad.write_bytes(b"not onnx")

@@ -58,13 +58,12 @@ def batch_slant(images: torch.Tensor) -> torch.Tensor:
 
     The strongest fifth and the weighted median are read off histograms (strength in quarter grey
     levels, slopes in SLOPE_BINS bins over the |k| < 1 / MOSTLY_HORIZONTAL an edge can have): one
-    pass over the pixels instead of a sort per crop. Every op here has an ONNX equivalent, so an
-    export deskews inside its graph exactly as torch does.
+    pass over the pixels instead of a sort per crop.
     """
     luma = torch.tensor(LUMA, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
     grey = (images.float() * luma).sum(1)  # B, H, W
-    gy, gx = _gradient(grey, 1).flatten(1), _gradient(grey, 2).flatten(1)
-    strength = torch.sqrt(gx * gx + gy * gy)
+    gy, gx = (g.flatten(1) for g in torch.gradient(grey, dim=(1, 2)))
+    strength = torch.hypot(gx, gy)
     threshold = _weighted_quantile(strength, torch.ones_like(strength), EDGE_PERCENTILE / 100, 0.0, 1024 / 4, 1024)
     edges = (gx.abs() > MOSTLY_HORIZONTAL * gy.abs()) & (strength > threshold.unsqueeze(1))
     limit = 1.0 / MOSTLY_HORIZONTAL
@@ -74,37 +73,26 @@ def batch_slant(images: torch.Tensor) -> torch.Tensor:
     return torch.where(edges.sum(1) >= MIN_EDGES, k, torch.zeros_like(k))
 
 
-def _gradient(x: torch.Tensor, dim: int) -> torch.Tensor:
-    """torch.gradient along `dim` (central differences inside, one-sided at the two ends)."""
-    n = x.shape[dim]
-    first = x.narrow(dim, 1, 1) - x.narrow(dim, 0, 1)
-    inside = (x.narrow(dim, 2, n - 2) - x.narrow(dim, 0, n - 2)) / 2
-    last = x.narrow(dim, n - 1, 1) - x.narrow(dim, n - 2, 1)
-    return torch.cat([first, inside, last], dim)
-
-
 def _weighted_quantile(values, weights, q: float, low: float, high: float, bins: int) -> torch.Tensor:
     """Per row of (B, N) values, the centre of the histogram bin over [low, high] where the
     cumulative weight first reaches q of the row's total."""
     width = (high - low) / bins
     index = ((values - low) / width).long().clamp(0, bins - 1)
-    histogram = torch.zeros_like(weights[:, :1]).repeat(1, bins).scatter_add(1, index, weights)
-    cumulative = histogram.cumsum(1)
-    # The first bin whose cumulative weight reaches the target (searchsorted, which ONNX lacks).
-    at = (cumulative < cumulative[:, -1:] * q).sum(1).clamp(max=bins - 1)
+    cumulative = torch.zeros(len(values), bins, device=values.device).scatter_add_(1, index, weights).cumsum(1)
+    at = torch.searchsorted(cumulative, cumulative[:, -1:] * q).clamp(max=bins - 1).squeeze(1)
     return low + (at.float() + 0.5) * width
 
 
 def deskew_batch(images: torch.Tensor) -> torch.Tensor:
     """A (B, 3, H, W) batch of crops at the model's input size, each with its slant sheared out
     about its middle row and its sides extended with their edge pixels; same dtype."""
-    h, w = images.shape[-2:]
+    b, _, h, w = images.shape
     k = batch_slant(images)
     # Output pixel (x, y) takes input (x - k·(y - h/2), y); in grid_sample's [-1, 1] coordinates
     # that is x_n - k·(h/w)·y_n (built here: affine_grid costs ~30x as much on a CPU).
     ys = (torch.arange(h, device=images.device, dtype=torch.float32) + 0.5) * (2 / h) - 1
     xs = (torch.arange(w, device=images.device, dtype=torch.float32) + 0.5) * (2 / w) - 1
-    grid_x = xs.view(1, 1, w) - (k * h / w).view(-1, 1, 1) * ys.view(1, h, 1)
-    grid = torch.stack([grid_x, ys.view(1, h, 1).expand_as(grid_x)], dim=-1)
+    grid_x = xs.view(1, 1, w) - (k * h / w).view(b, 1, 1) * ys.view(1, h, 1)
+    grid = torch.stack([grid_x, ys.view(1, h, 1).expand(b, h, w)], dim=-1)
     sheared = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
     return sheared.round().clamp(0, 255).to(images.dtype) if not images.is_floating_point() else sheared

@@ -1,10 +1,8 @@
 """ONNX export with a dynamic batch axis; `PlateReader.from_pretrained("x.onnx")` reads the export.
 
-The graph is the reader's whole tensor part: deskewing, the views, the model and their average,
-so onnxruntime reads prepared crops with no torch step in between. The settings (arch, alphabet,
-whether the graph deskews, its views and the calibration temperature) travel in the ONNX file's
-metadata, as they do in a checkpoint. Writing an export needs the `export` extra (onnx); reading
-one needs only onnxruntime, which every install has.
+The model's settings (arch, alphabet, whether its crops are deskewed, its views and calibration
+temperature) travel in the ONNX file's metadata, as they do in a checkpoint. Writing an export
+needs the `export` extra (onnx); reading one needs only onnxruntime, which every install has.
 """
 
 from __future__ import annotations
@@ -16,18 +14,13 @@ from pathlib import Path
 import torch
 
 from ..errors import PlateOCRError
-from .graph import ReadingGraph
-from .reader import GRAPH_VERSION, PlateReader
+from .reader import PlateReader
 
 OPSET = 17
 
 
-def export_onnx(
-    checkpoint: str | Path | None, onnx_path: str | Path, overwrite: bool = False, tta: str | None = None
-) -> Path:
-    """Write how the checkpoint (default: the shipped model) reads as ONNX with a dynamic batch axis:
-    deskewing if it trained on deskewed crops, its views (`tta`, default: the checkpoint's), the
-    model and the views' average, in float32 (`graph.ReadingGraph`)."""
+def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite: bool = False) -> Path:
+    """Write the checkpoint's model (default: the shipped one) as ONNX with a dynamic batch axis."""
     try:
         import onnx
     except ImportError:
@@ -36,14 +29,14 @@ def export_onnx(
     onnx_path = Path(onnx_path)
     if onnx_path.exists() and not overwrite:
         raise PlateOCRError(f"{onnx_path} already exists; pass --overwrite to replace it")
-    reader = PlateReader.from_pretrained(checkpoint, tta=tta, device="cpu")  # deskew as the checkpoint says
-    graph = ReadingGraph(reader.model.eval(), reader.deskew, reader.tta)
+    reader = PlateReader.from_pretrained(checkpoint)  # deskew as the checkpoint says
+    model = reader.model.cpu().eval()
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(2, 3, *reader.input_size, dtype=torch.uint8)
     tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
     # The TorchScript-based exporter handles the LSTM with a dynamic batch axis in one op.
     torch.onnx.export(
-        graph,
+        model,
         (example,),
         str(tmp),
         input_names=["images"],
@@ -59,7 +52,6 @@ def export_onnx(
         "plateocr_deskew": json.dumps(reader.deskew),
         "plateocr_tta": reader.tta,
         "plateocr_temperature": json.dumps(reader.temperature),
-        "plateocr_graph": GRAPH_VERSION,
     }
     for key, value in meta.items():
         entry = proto.metadata_props.add()

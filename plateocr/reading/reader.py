@@ -32,7 +32,7 @@ from ..models.crnn import arch_members, build_model, input_size
 from ..models.fusion import fold_batch_norms
 from .decoding import decode_constrained, decode_greedy
 from .devices import reading_dtype
-from .graph import ReadingGraph
+from .graph import OnnxModel, ReadingGraph
 from .tta import check_tta
 
 WEIGHTS = Path(__file__).parents[1] / "weights"
@@ -45,9 +45,6 @@ DECODERS = ("constrained", "greedy")
 # What from_pretrained and the CLI read with: 0.55 pp more plates than one view, cross-validated
 # (see plateocr.reading.tta). A PlateReader built directly (training's validation) reads once.
 DEFAULT_TTA = "phase"
-# What an ONNX export's graph holds (ReadingGraph: deskewing, views, model, average); a file with
-# another version needs the steps this plateocr would not run around it.
-GRAPH_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -122,7 +119,7 @@ class PlateReader:
         self.decoder, self.device = decoder, torch.device(device)
         self.onnx_session, self.source, self.deskew = onnx_session, source, deskew
         # Batches go in the memory layout of the model's convolutions (NHWC after from_checkpoint on a CPU).
-        first_conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None) if model else None
+        first_conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
         nhwc = first_conv is not None and first_conv.weight.is_contiguous(memory_format=torch.channels_last)
         self.memory_format = torch.channels_last if nhwc else torch.contiguous_format
         # The calibration temperature fitted for this model (plateocr.scoring.calibration): it changes
@@ -131,7 +128,7 @@ class PlateReader:
         # bf16 convolutions where the hardware has bf16 units (devices.reading_dtype); an ONNX
         # session runs in the precision it was exported in.
         self.precision, self.autocast_dtype = precision, reading_dtype(self.device, precision)
-        self.graph = ReadingGraph(model, deskew, tta, self.autocast_dtype, self.memory_format) if model else None
+        self.graph = ReadingGraph(model, deskew, tta, self.autocast_dtype, self.memory_format)
 
     @classmethod
     def from_checkpoint(
@@ -207,9 +204,7 @@ class PlateReader:
         deskew: bool | None = None,
     ) -> PlateReader:
         """A reader backed by an onnxruntime session over a file `plateocr export` wrote, running on
-        `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created.
-        The file deskews and reads its views inside its graph, as its metadata says: `tta` and
-        `deskew`, if given, must agree with it (export again for other settings)."""
+        `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created."""
         import onnxruntime as ort
 
         path = Path(path)
@@ -225,24 +220,15 @@ class PlateReader:
         if "plateocr_arch" not in meta:
             raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
         arch_members(meta["plateocr_arch"])  # an arch this plateocr does not know: one clear line
-        if meta.get("plateocr_graph") != GRAPH_VERSION:
-            raise PlateOCRError(f"{path} was exported by an older plateocr: export it again (plateocr export)")
-        in_graph = {"tta": meta["plateocr_tta"], "deskew": json.loads(meta["plateocr_deskew"])}
-        for name, asked in (("tta", tta), ("deskew", deskew)):
-            if asked is not None and asked != in_graph[name]:
-                raise PlateOCRError(
-                    f"{path} reads with {name}={in_graph[name]} inside its graph, not {asked}: export the "
-                    f"checkpoint again with the settings wanted (plateocr export --tta …)"
-                )
         return cls(
-            None,
+            OnnxModel(session),
             Tokenizer(meta["plateocr_alphabet"]),
             meta["plateocr_arch"],
             decoder,
             onnx_session=session,
             source=str(path),
-            tta=in_graph["tta"],
-            deskew=in_graph["deskew"],
+            tta=meta.get("plateocr_tta", "none") if tta is None else tta,
+            deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew,
             temperature=float(meta.get("plateocr_temperature", "1.0")),
             precision="float32",
         )
@@ -251,12 +237,8 @@ class PlateReader:
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(T, B, C) log-probabilities and (B, K) type logits for a uint8 batch (B, 3, H, W);
         with test-time augmentation, their average over the views. Crops are deskewed here, as one
-        batch, when the model was trained on deskewed crops (`graph.ReadingGraph`; an ONNX export
-        holds the same steps in its graph)."""
-        if self.onnx_session is not None:
-            outputs = self.onnx_session.run(None, {"images": images.numpy()})
-            return torch.from_numpy(outputs[0]), torch.from_numpy(outputs[1])
-        assert self.graph is not None  # a reader has a torch model or an ONNX session
+        batch, when the model was trained on deskewed crops (`graph.ReadingGraph`, around the torch
+        model or the onnxruntime session alike)."""
         with torch.inference_mode():
             log_probs, type_logits = self.graph(images.to(self.device))
         return log_probs.cpu(), type_logits.cpu()

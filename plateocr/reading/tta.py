@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import PlateOCRError
 
@@ -45,10 +44,12 @@ def shift_columns(images: torch.Tensor, dx: int) -> torch.Tensor:
     >>> shift_columns(row, -1).tolist(), shift_columns(row, 2).tolist()
     ([[2, 3, 4, 0]], [[0, 0, 1, 2]])
     """
-    width = images.shape[-1]
+    out = torch.zeros_like(images)
     if dx >= 0:
-        return F.pad(images, (dx, 0))[..., :width]
-    return F.pad(images, (0, -dx))[..., -dx:]
+        out[..., dx:] = images[..., : images.shape[-1] - dx]
+    else:
+        out[..., :dx] = images[..., -dx:]
+    return out
 
 
 def view_batch(images: torch.Tensor, tta: str) -> torch.Tensor:
@@ -63,8 +64,8 @@ def average_views(log_probs: torch.Tensor, type_logits: torch.Tensor, views: int
     """Mean per-frame probabilities (as log-probabilities) and mean type probabilities (as log) over views."""
     if views == 1:
         return log_probs, type_logits
-    # -1, not the batch size: an ONNX export keeps its batch axis free.
-    t, _, c = log_probs.shape
-    lp = log_probs.reshape(t, views, -1, c).logsumexp(1) - math.log(views)
-    types = type_logits.log_softmax(-1).reshape(views, -1, type_logits.shape[-1]).logsumexp(0) - math.log(views)
+    t, vb, c = log_probs.shape
+    b = vb // views
+    lp = log_probs.reshape(t, views, b, c).logsumexp(1) - math.log(views)
+    types = type_logits.log_softmax(-1).reshape(views, b, -1).logsumexp(0) - math.log(views)
     return lp, types

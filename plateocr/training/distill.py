@@ -26,7 +26,7 @@ class Teacher:
         # and copy to the CPU, so its frames can be the targets of a loss on the training device; in
         # the training step's precision, and on crops the training batch has already deskewed.
         reader = PlateReader.from_pretrained(checkpoint, device=str(device), tta=tta, deskew=False, precision="float32")
-        if reader.graph is None:
+        if reader.onnx_session is not None:
             raise PlateOCRError(f"teacher {checkpoint}: distillation needs a torch checkpoint, not an ONNX export")
         self.graph, self.arch, self.tta = reader.graph, reader.arch, reader.tta
         self.alphabet = reader.tokenizer.alphabet
