@@ -312,9 +312,9 @@ class PlateReader:
 
 @contextmanager
 def _one_torch_thread(active: bool):
-    """Beside onnxruntime, torch's own step (decoding) runs on one thread: torch's idle threads
-    spin-wait on the cores onnxruntime's threads need (measured with deskewing in torch: 1.7x slower
-    batches, 3.7x slower single plates with two threads each on 2 cores)."""
+    """While onnxruntime reads, torch's own steps (deskewing, decoding) run on one thread: torch's
+    idle threads spin-wait on the cores onnxruntime's threads need (measured: 1.7x slower batches,
+    3.7x slower single plates with two threads each on 2 cores)."""
     if not active:
         yield
         return
