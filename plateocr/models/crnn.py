@@ -78,7 +78,7 @@ class CompactCRNN(nn.Module):
             f = f.float()
             if isinstance(self.rnn, nn.LSTM):
                 b, c, h, t = f.shape
-                seq = self.rnn(f.reshape(b, c * h, t).permute(2, 0, 1))[0]  # T, B, 2 · c4 in
+                seq = self.rnn(f.reshape(b, c * h, t).permute(2, 0, 1))[0]  # reads (T, B, 2 · c4)
             else:
                 seq = self.rnn(f)
             log_probs = self.classifier(seq).log_softmax(-1)
