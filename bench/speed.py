@@ -128,7 +128,7 @@ def main() -> int:
 
     seed_rate = rows["seed"]["plates_per_s"]
     same_rate = rows.get("seed_same", rows["seed"])["plates_per_s"]
-    precision = str(seed_same.autocast_dtype or torch.float32).removeprefix("torch.")
+    precision = seed_same.precision
     print(f"readers' convolutions: {precision} (seed row: float32)")
     print(
         f"{'reader':10s} {'arch':22s} {'views':>5s} {'b64 /s':>8s} {'b1 ms':>7s} {'onnx b64 /s':>12s} "

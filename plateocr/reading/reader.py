@@ -33,7 +33,6 @@ from ..models.fusion import fold_batch_norms
 from .decoding import decode_constrained, decode_greedy
 from .devices import reading_dtype
 from .graph import OnnxModel, ReadingGraph
-from .tta import check_tta
 
 WEIGHTS = Path(__file__).parents[1] / "weights"
 # The shipped models by name: the fast single-view student and the accurate ensemble it learnt from.
@@ -113,11 +112,10 @@ class PlateReader:
     ):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
-        self.tta = check_tta(tta)
         self.model, self.tokenizer, self.arch = model, tokenizer, arch
         self.input_size = input_size(arch)
         self.decoder, self.device = decoder, torch.device(device)
-        self.onnx_session, self.source, self.deskew = onnx_session, source, deskew
+        self.onnx_session, self.source = onnx_session, source
         # Batches go in the memory layout of the model's convolutions (NHWC after from_checkpoint on a CPU).
         first_conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
         nhwc = first_conv is not None and first_conv.weight.is_contiguous(memory_format=torch.channels_last)
@@ -127,8 +125,22 @@ class PlateReader:
         self.temperature = temperature
         # bf16 convolutions where the hardware has bf16 units (devices.reading_dtype); an ONNX
         # session runs in the precision it was exported in.
-        self.precision, self.autocast_dtype = precision, reading_dtype(self.device, precision)
+        self.autocast_dtype = reading_dtype(self.device, precision)
+        # Deskewing, views and the model's precision live in the graph alone; the reader shows them.
         self.graph = ReadingGraph(model, deskew, tta, self.autocast_dtype, self.memory_format)
+
+    @property
+    def tta(self) -> str:
+        return self.graph.tta
+
+    @property
+    def deskew(self) -> bool:
+        return self.graph.deskew
+
+    @property
+    def precision(self) -> str:
+        """The precision its convolutions run in: "bfloat16" or "float32"."""
+        return str(self.autocast_dtype or torch.float32).removeprefix("torch.")
 
     @classmethod
     def from_checkpoint(

@@ -128,5 +128,5 @@ def reader_settings(reader) -> dict:
         "decoder": reader.decoder,
         "temperature": reader.temperature,
         "device": str(reader.device),
-        "precision": str(reader.autocast_dtype or "float32").removeprefix("torch."),
+        "precision": reader.precision,
     }
