@@ -7,7 +7,9 @@
 With --model, each DIR holds the fine-tuned fold checkpoints that `bench/accuracy.py --keep DIR`
 leaves (same --data, --folds and --seed): every plate is read only by the models of the fold that
 held it out, so no row scores a plate a model trained on. Each model is read as its checkpoint
-says (views, deskew), and once more with one view (`NAME/1view`). Perturbations (plateocr.data.perturbations)
+says (views, deskew) and as a reader reads by default (each box's plate turned level and cut tight,
+plateocr.data.rectify), once more with one view (`NAME/1view`) and once with the boxes as they are
+(`NAME/unrectified`). Perturbations (plateocr.data.perturbations)
 are drawn from the seed, the plate and the kind, so every model reads the same pixels. With --raw,
 plates are cut from full CCPD photos by a box around their annotated corners, tight and with
 10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
@@ -52,7 +54,11 @@ def fold_readers(directory: Path, fold: int) -> dict[str, PlateReader]:
     if not members:
         raise SystemExit(f"error: no fold {fold} checkpoints in {directory} (bench/accuracy.py --keep {directory})")
     payload = as_one_model([load_checkpoint(p) for p in members])
-    return {"": PlateReader.from_checkpoint(payload), "/1view": PlateReader.from_checkpoint(payload, tta="none")}
+    return {
+        "": PlateReader.from_checkpoint(payload),
+        "/1view": PlateReader.from_checkpoint(payload, tta="none"),
+        "/unrectified": PlateReader.from_checkpoint(payload, rectify=False),
+    }
 
 
 def cross_validated(args) -> tuple[list[str], dict]:
@@ -82,7 +88,10 @@ def raw_photos(args) -> tuple[list[str], dict]:
     records = [r for r in list_records(args.raw, layout="ccpd")[0] if r.vertices is not None]
     if not records:
         raise SystemExit(f"error: no raw CCPD photos (annotated corners) under {args.raw}")
-    reader = PlateReader.from_pretrained(args.checkpoint)
+    readers = {
+        "checkpoint": PlateReader.from_pretrained(args.checkpoint),
+        "checkpoint/unrectified": PlateReader.from_pretrained(args.checkpoint, rectify=False),
+    }
     photos = [load_image(r.path) for r in records]
     accuracy = {}
     for cond in (("tight_box", 0.0), ("loose_box", LOOSE_RAW)):
@@ -90,10 +99,10 @@ def raw_photos(args) -> tuple[list[str], dict]:
             loose_crop_from_photo(p, r.vertices, cond[1], np.random.default_rng((args.seed, i)))
             for i, (p, r) in enumerate(zip(photos, records))
         ]
-        accuracy[("checkpoint", cond)] = sum(res.plate == r.label for res, r in zip(reader.read(crops), records)) / len(
-            records
-        )
-    return ["checkpoint"], accuracy
+        for name, reader in readers.items():
+            hits = sum(res.plate == r.label for res, r in zip(reader.read(crops), records))
+            accuracy[(name, cond)] = hits / len(records)
+    return list(readers), accuracy
 
 
 def main() -> int:

@@ -40,6 +40,13 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
         help="take the slant of plates seen from one side out of each crop before reading "
         "(default: if the model was trained so, as the shipped one was)",
     )
+    p.add_argument(
+        "--rectify",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="find the plate inside each box, turn it level and cut the box tight before reading "
+        "(for the loose or turned boxes detectors hand over; a tight crop is read as it is)",
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
     p.add_argument(
@@ -107,6 +114,7 @@ def _reader(args):
         deskew=args.deskew,
         device=str(resolve_device(args.device)),
         precision=args.precision,
+        rectify=args.rectify,
     )
 
 

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -100,6 +101,19 @@ def test_predict_with_test_time_augmentation_and_a_bad_choice():
 def test_predict_reads_without_deskewing_when_asked():
     plain = cli("predict", "--no-deskew", "--tta", "none", "--json", FILES[0])
     assert json.loads(plain.stdout)["plate"] == FILES[0].stem
+
+
+def test_predict_reads_boxes_as_they_are_when_asked(tmp_path):
+    from PIL import Image
+
+    from plateocr.data.perturbations import perturb
+
+    loose = tmp_path / "loose.png"
+    perturb(Image.open(FILES[0]), "loose_box", 0.3, np.random.default_rng(0)).save(loose)
+    rectified = json.loads(cli("predict", "--tta", "none", "--json", loose).stdout)
+    as_it_is = json.loads(cli("predict", "--no-rectify", "--tta", "none", "--json", loose).stdout)
+    assert rectified["plate"] == FILES[0].stem
+    assert as_it_is["confidence"] != rectified["confidence"]
 
 
 def test_predict_reads_in_float32_when_asked():

@@ -69,6 +69,7 @@ def test_checkpoint_identity_and_reader_settings_name_the_same_model():
     settings = reader_settings(reader)
     assert settings["sha256"] == identity["sha256"] and settings["arch"] == identity["arch"]
     assert (settings["tta"], settings["deskew"], settings["decoder"]) == ("none", False, "greedy")
-    exact = PlateReader.from_pretrained(tta="none", precision="float32")
-    assert reader_settings(exact)["precision"] == "float32"
+    assert settings["rectify"] is True
+    exact = PlateReader.from_pretrained(tta="none", precision="float32", rectify=False)
+    assert reader_settings(exact)["precision"] == "float32" and reader_settings(exact)["rectify"] is False
     assert settings["precision"] == ("bfloat16" if reader.autocast_dtype == torch.bfloat16 else "float32")

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ..errors import ImageError
 from .deskew import deskew_batch
+from .rectify import rectify as rectify_plate
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MIN_SIDE = 8  # smaller than this holds no readable characters
@@ -137,8 +138,12 @@ def prepare_crop(
     return resized  # a writable copy: torch.from_numpy needs one
 
 
-def prepare_layouts(image: Image.Image, input_size: tuple[int, int]) -> list[np.ndarray]:
+def prepare_layouts(image: Image.Image, input_size: tuple[int, int], rectify: bool = False) -> list[np.ndarray]:
     """`prepare_crop` in each layout the crop may hold: one, or both where its aspect is ambiguous
-    (not deskewed: the reader deskews whole batches)."""
+    (not deskewed: the reader deskews whole batches). With `rectify`, the single-row layout reads the
+    plate found inside the box, turned level and cut tight (plateocr.data.rectify)."""
     image = to_rgb(image)
-    return [prepare_crop(image, input_size, double_row=double) for double in row_layouts(image)]
+    return [
+        prepare_crop(image if double or not rectify else rectify_plate(image), input_size, double_row=double)
+        for double in row_layouts(image)
+    ]

@@ -109,6 +109,7 @@ class PlateReader:
         deskew: bool = False,
         temperature: float = 1.0,
         precision: str = "auto",
+        rectify: bool = True,
     ):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
@@ -128,6 +129,9 @@ class PlateReader:
         self.autocast_dtype = reading_dtype(self.device, precision)
         # Deskewing, views and the model's precision live in the graph alone; the reader shows them.
         self.graph = ReadingGraph(model, deskew, tta, self.autocast_dtype, self.memory_format)
+        # Find the plate inside a loose or turned box before reading it (plateocr.data.rectify): a
+        # step of the crop's preparation, so read_prepared's callers do their own.
+        self.rectify = rectify
 
     @property
     def tta(self) -> str:
@@ -152,9 +156,11 @@ class PlateReader:
         tta: str | None = None,
         deskew: bool | None = None,
         precision: str = "auto",
+        rectify: bool = True,
     ) -> PlateReader:
         """`deskew` None: take the slant out of crops if the model was trained on deskewed ones.
-        `precision` "auto" reads in bf16 on hardware with bf16 units, "float32" always in float32."""
+        `precision` "auto" reads in bf16 on hardware with bf16 units, "float32" always in float32.
+        `rectify`: find the plate inside each box, turned level and cut tight, before reading it."""
         tokenizer = Tokenizer(payload["alphabet"])
         model = build_model(payload["arch"], tokenizer.num_classes)
         try:
@@ -180,6 +186,7 @@ class PlateReader:
             temperature=float(payload.get("temperature", 1.0)),
             deskew=trained_deskewed(payload) if deskew is None else deskew,
             precision=precision,
+            rectify=rectify,
         )
 
     @classmethod
@@ -192,19 +199,21 @@ class PlateReader:
         deskew: bool | None = None,
         onnx_threads: int = 0,
         precision: str = "auto",
+        rectify: bool = True,
     ) -> PlateReader:
         """Load a shipped model by name ("fast", "accurate"; None: the default), a checkpoint (.pt) or
         an exported ONNX file (.onnx). Crops are deskewed (plateocr.data.deskew) as the model's were in
         training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise.
         An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses); a checkpoint's
-        convolutions in bf16 where the hardware has bf16 units, unless `precision` is "float32"."""
+        convolutions in bf16 where the hardware has bf16 units, unless `precision` is "float32".
+        Each box's plate is turned level and cut tight before it is read, unless `rectify` is False."""
         path = MODELS.get(str(path), Path(path)) if path else DEFAULT_CHECKPOINT
         if path.suffix.lower() == ".onnx":
-            return cls.from_onnx(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew)
+            return cls.from_onnx(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew, rectify=rectify)
         if not path.is_file() and path in MODELS.values():
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
         payload = load_checkpoint(path, map_location=device)
-        return cls.from_checkpoint(payload, decoder, device, str(path), tta, deskew, precision)
+        return cls.from_checkpoint(payload, decoder, device, str(path), tta, deskew, precision, rectify)
 
     @classmethod
     def from_onnx(
@@ -214,6 +223,7 @@ class PlateReader:
         threads: int = 0,
         tta: str | None = None,
         deskew: bool | None = None,
+        rectify: bool = True,
     ) -> PlateReader:
         """A reader backed by an onnxruntime session over a file `plateocr export` wrote, running on
         `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created."""
@@ -243,6 +253,7 @@ class PlateReader:
             deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew,
             temperature=float(meta.get("plateocr_temperature", "1.0")),
             precision="float32",
+            rectify=rectify,
         )
 
     # -- model and decoding -------------------------------------------------------------
@@ -280,7 +291,7 @@ class PlateReader:
             out: list[PlateResult] = []
             for start in range(0, len(x), batch_size):
                 chunk = x[start : start + batch_size]
-                layouts = [prepare_layouts(to_pil(item), self.input_size) for item in chunk]
+                layouts = [prepare_layouts(to_pil(item), self.input_size, self.rectify) for item in chunk]
                 out += self.read_layouts(layouts, [str(i) if isinstance(i, (str, Path)) else None for i in chunk])
             return out
         return self.read([x])[0]
@@ -310,7 +321,7 @@ class PlateReader:
         if len(vertices) != len(files):
             raise PlateOCRError(f"{len(files)} files but {len(vertices)} sets of vertices")
         loader = DataLoader(
-            _PreparedFiles(files, self.input_size, vertices),
+            _PreparedFiles(files, self.input_size, vertices, self.rectify),
             batch_size=batch_size,
             num_workers=workers,
             collate_fn=_collate_prepared,
@@ -339,8 +350,8 @@ def _one_torch_thread(active: bool):
 
 
 class _PreparedFiles(torch.utils.data.Dataset):
-    def __init__(self, files: list[str], input_size, vertices: list):
-        self.files, self.input_size, self.vertices = files, input_size, vertices
+    def __init__(self, files: list[str], input_size, vertices: list, rectify: bool):
+        self.files, self.input_size, self.vertices, self.rectify = files, input_size, vertices, rectify
 
     def __len__(self):
         return len(self.files)
@@ -352,7 +363,8 @@ class _PreparedFiles(torch.utils.data.Dataset):
             image = load_image(self.files[i], None if corners else self.input_size)
             if corners:
                 image = crop_plate(image, corners)
-            return prepare_layouts(image, self.input_size), self.files[i], None
+            # A plate warped along its corners is already level and tight.
+            return prepare_layouts(image, self.input_size, self.rectify and not corners), self.files[i], None
         except ImageError as exc:
             return None, self.files[i], str(exc)
         except ValueError as exc:  # corners that enclose no plate (three on a line)

@@ -116,7 +116,7 @@ def checkpoint_identity(path) -> dict:
 
 
 def reader_settings(reader) -> dict:
-    """How a PlateReader reads: its model (file, arch, sha256), views, deskewing, decoder and the
+    """How a PlateReader reads: its model (file, arch, sha256), views, deskewing, rectifying, decoder and the
     precision of its convolutions (bf16 on hardware with bf16 units unless float32 was asked for)."""
     source = Path(reader.source) if reader.source else None
     return {
@@ -125,6 +125,7 @@ def reader_settings(reader) -> dict:
         "sha256": file_sha256(source) if source and source.is_file() else None,
         "tta": reader.tta,
         "deskew": reader.deskew,
+        "rectify": reader.rectify,
         "decoder": reader.decoder,
         "temperature": reader.temperature,
         "device": str(reader.device),

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from plateocr import SAMPLE_DIR
+from plateocr.data.images import load_image
+from plateocr.data.perturbations import perturb, surround
+from plateocr.data.rectify import WORK_HEIGHT, locate_plate, rectify, tilt
+
+PLATES = [load_image(p) for p in sorted(SAMPLE_DIR.glob("*.jpg"))]
+
+
+def tilt_degrees(image: Image.Image) -> float:
+    small = image.resize((round(image.width * WORK_HEIGHT / image.height), WORK_HEIGHT), Image.Resampling.BILINEAR)
+    return float(np.degrees(np.arctan(tilt(np.asarray(small.convert("L"), np.float32)))))
+
+
+def test_rectifying_is_deterministic():
+    loose = perturb(PLATES[3], "loose_box", 0.3, np.random.default_rng(0))
+    assert np.array_equal(np.asarray(rectify(loose)), np.asarray(rectify(loose)))
+
+
+@pytest.mark.parametrize("margins", [(0.25, 0.3, 0.2, 0.25), (0.3, 0.3, 0.3, 0.3), (0.1, 0.2, 0.3, 0.2)])
+def test_a_loose_box_is_cut_close_around_the_plate_it_holds(margins):
+    """The plate set in a surround at known margins: the cut keeps nearly all of the plate and
+    drops most of the surround, on most sample plates (a tilted one is turned first, so its box
+    is compared only where the crop stayed level)."""
+    kept, surround_left, level = [], [], 0
+    for i, plate in enumerate(PLATES):
+        w, h = plate.size
+        px = (round(margins[0] * w), round(margins[1] * h), round(margins[2] * w), round(margins[3] * h))
+        loose = surround(plate, px, np.random.default_rng(i))
+        levelled, box = locate_plate(loose)
+        if levelled is not loose:
+            continue
+        level += 1
+        assert box is not None, i
+        plate_box = (px[0], px[1], px[0] + w, px[1] + h)
+        overlap = max(0, min(box[2], plate_box[2]) - max(box[0], plate_box[0])) * max(
+            0, min(box[3], plate_box[3]) - max(box[1], plate_box[1])
+        )
+        kept.append(overlap / (w * h))
+        surround_left.append(((box[2] - box[0]) * (box[3] - box[1]) - overlap) / (loose.width * loose.height - w * h))
+    assert level >= len(PLATES) // 3
+    assert np.median(kept) >= 0.9 and np.percentile(kept, 10) >= 0.8
+    assert np.median(surround_left) <= 0.25
+
+
+def test_a_turned_plate_is_levelled():
+    turned_before, turned_after = [], []
+    for i, plate in enumerate(PLATES[:24]):
+        turned = perturb(plate, "rotation", 8.0, np.random.default_rng(i))
+        turned_before.append(abs(tilt_degrees(turned)))
+        turned_after.append(abs(tilt_degrees(rectify(turned))))
+    assert np.median(turned_before) > 5
+    assert np.median(turned_after) < 2
+
+
+def test_a_tight_crop_keeps_its_width_and_mostly_its_height():
+    """CCPD's tight crops are at most turned a little and trimmed above or below: the band of
+    characters sets the height, and it is the less certain estimate."""
+    heights = []
+    for plate in PLATES:
+        levelled, box = locate_plate(plate)
+        assert levelled.size == plate.size
+        if box is not None:
+            assert box[2] - box[0] >= 0.9 * plate.width
+        heights.append(1.0 if box is None else (box[3] - box[1]) / plate.height)
+    assert np.median(heights) == 1.0 and np.mean(np.array(heights) >= 0.7) >= 0.85
+
+
+def test_a_box_too_small_to_cut_is_left_as_it_is():
+    small = perturb(PLATES[0], "scale", 0.33, np.random.default_rng(0))
+    assert locate_plate(small)[1] is None
