@@ -125,10 +125,11 @@ def main() -> int:
     start = time.time()
     names, accuracy = cross_validated(args) if args.model else raw_photos(args)
     conds = sorted({cond for _, cond in accuracy}, key=lambda c: list(accuracy).index((names[0], c)))
-    print(f"{'perturbation':22s}" + "".join(f"{n:>16s}" for n in names))
+    widths = [max(16, len(n) + 2) for n in names]
+    print(f"{'perturbation':22s}" + "".join(f"{n:>{w}s}" for n, w in zip(names, widths)))
     for cond in conds:
         label = cond[0] if cond[0] in ("clean", "tight_box") else f"{cond[0]} {cond[1]:g}"
-        print(f"{label:22s}" + "".join(f"{accuracy[(n, cond)]:16.4f}" for n in names))
+        print(f"{label:22s}" + "".join(f"{accuracy[(n, cond)]:{w}.4f}" for n, w in zip(names, widths)))
     result = {f"{n}|{c[0]}|{c[1]:g}": round(a, 4) for (n, c), a in accuracy.items()}
     result["minutes"] = round((time.time() - start) / 60, 1)
     print(json.dumps(result, ensure_ascii=False))

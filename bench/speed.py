@@ -4,7 +4,8 @@
 
 Each shipped reader is read as it reads by default (its views, deskewing and decoder) with torch
 and with onnxruntime, at batch 64 and one plate at a time, and end to end from a folder of JPEG
-crops (decoding and pre-processing included). The seed arch (the original notebook's 36 M-parameter
+crops (decoding, pre-processing and finding the plate inside each box included; the default reader
+also without that last step, `end_to_end_unrectified_plates_per_s`). The seed arch (the original notebook's 36 M-parameter
 CRNN, random weights, one view, greedy decoding) is measured in the same run: speeds are compared
 only as ratios to it. The seed is read in float32, as the original notebook read it, and also in the
 readers' own precision (bf16 convolutions on a CPU with bf16 units): `ratio` compares with the
@@ -61,11 +62,17 @@ def measure(reader: PlateReader, seconds: float) -> dict:
     }
 
 
-def end_to_end(reader: PlateReader, folder: Path, workers: int) -> float:
+def end_to_end(reader: PlateReader, folder: Path, workers: int, rectify: bool = True) -> float:
+    """Plates a second read from JPEG files, each box's plate found first (as readers do by
+    default) or, with `rectify` False, read as the box is."""
     files = sorted(folder.glob("*.jpg"))
-    start = time.perf_counter()
-    n = sum(1 for _ in reader.read_files(files, batch_size=64, workers=workers))
-    return n / (time.perf_counter() - start)
+    default, reader.rectify = reader.rectify, rectify
+    try:
+        start = time.perf_counter()
+        n = sum(1 for _ in reader.read_files(files, batch_size=64, workers=workers))
+        return n / (time.perf_counter() - start)
+    finally:
+        reader.rectify = default
 
 
 def sample_folder(folder: Path, n: int) -> Path:
@@ -90,6 +97,7 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
         "onnx_latency_ms_b1": onnx_speed["latency_ms_b1"],
         "end_to_end_plates_per_s": end_to_end(reader, folder, workers=0),
         "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, workers=0),
+        "end_to_end_unrectified_plates_per_s": end_to_end(reader, folder, workers=0, rectify=False),
     }
 
 
@@ -158,6 +166,7 @@ def main() -> int:
         "end_to_end_plates_per_s": round(d["end_to_end_plates_per_s"], 1),
         "end_to_end_ratio": round(d["end_to_end_plates_per_s"] / seed_rate, 1),
         "end_to_end_onnx_plates_per_s": round(d["end_to_end_onnx_plates_per_s"], 1),
+        "end_to_end_unrectified_plates_per_s": round(d["end_to_end_unrectified_plates_per_s"], 1),
         "accurate_arch": a["arch"],
         "accurate_plates_per_s": round(a["plates_per_s"], 1),
         "accurate_ratio": round(a["plates_per_s"] / seed_rate, 1),

@@ -30,8 +30,8 @@ def test_a_loose_box_is_cut_close_around_the_plate_it_holds(margins):
         w, h = plate.size
         px = (round(margins[0] * w), round(margins[1] * h), round(margins[2] * w), round(margins[3] * h))
         loose = surround(plate, px, np.random.default_rng(i))
-        levelled, box = locate_plate(loose)
-        if levelled is not loose:
+        degrees, box = locate_plate(loose)
+        if degrees:
             continue
         level += 1
         assert box is not None, i
@@ -61,12 +61,18 @@ def test_a_tight_crop_keeps_its_width_and_mostly_its_height():
     characters sets the height, and it is the less certain estimate."""
     heights = []
     for plate in PLATES:
-        levelled, box = locate_plate(plate)
-        assert levelled.size == plate.size
+        _, box = locate_plate(plate)
         if box is not None:
             assert box[2] - box[0] >= 0.9 * plate.width
         heights.append(1.0 if box is None else (box[3] - box[1]) / plate.height)
     assert np.median(heights) == 1.0 and np.mean(np.array(heights) >= 0.7) >= 0.85
+
+
+def test_a_rectified_crop_comes_at_the_size_asked_and_a_level_tight_one_as_it_is():
+    loose = perturb(PLATES[3], "loose_box", 0.3, np.random.default_rng(0))
+    assert rectify(loose, (32, 96)).size == (96, 32)
+    level_and_tight = [p for p in PLATES if locate_plate(p) == (0.0, None)]
+    assert level_and_tight and all(rectify(p, (32, 96)) is p for p in level_and_tight)
 
 
 def test_a_box_too_small_to_cut_is_left_as_it_is():

@@ -144,6 +144,8 @@ def prepare_layouts(image: Image.Image, input_size: tuple[int, int], rectify: bo
     plate found inside the box, turned level and cut tight (plateocr.data.rectify)."""
     image = to_rgb(image)
     return [
-        prepare_crop(image if double or not rectify else rectify_plate(image), input_size, double_row=double)
+        prepare_crop(
+            image if double or not rectify else rectify_plate(image, input_size), input_size, double_row=double
+        )
         for double in row_layouts(image)
     ]

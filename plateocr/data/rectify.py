@@ -6,13 +6,15 @@ a single-row crop is read, its tilt is measured (the gradient-weighted median sl
 near-horizontal edges: the plate's top and bottom borders and the characters' tops and bottoms),
 the crop is turned level, and the plate is found as the band of rows richest in upright strokes
 (the characters), widened to the plate's height, and the columns of that band that hold strokes.
-A crop that is already tight is left as it is. Everything is measured on a small grey copy, about
-0.1-0.2 ms a crop; only the original is turned and cut.
+Where that box covers nearly all of the crop, the crop is left uncut. Everything is measured on a
+small grey copy (MEASURED_MS a crop); only the original is turned and cut.
 
-Out of fold on plates_dev (`bench/robustness.py`), this lifted the fast student read in one view
-from 0.405 to 0.818 on boxes with 30 % margins and from 0.808 to 0.947 on plates turned 8°, and its
-clean accuracy stayed the same; boxes with 30 % margins of real context cut from the raw CCPD
-photos read 11/16 instead of 5/16. See the README's robustness table.
+Out of fold on plates_dev (split 0, one view, `bench/robustness.py`): the fast student read boxes
+with 30 % margins 0.834 instead of 0.405 and plates turned 8° 0.932 instead of 0.808; the accurate
+ensemble 0.935 instead of 0.819 and 0.945 instead of 0.856; tight crops read as before (0.967 and
+0.974, within a plate). It trims the top or bottom of some tight crops (41 of plates_dev's 603 to
+under 70 % of their height): the band's height is the less certain of its two estimates.
+docs/experiments.md has the variants tried.
 
 >>> from PIL import Image, ImageDraw
 >>> plate = Image.new("RGB", (94, 24), (20, 60, 200))
@@ -26,6 +28,8 @@ True
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from PIL import Image
@@ -108,34 +112,63 @@ def plate_box(grey: np.ndarray) -> tuple[float, float, float, float] | None:
     return max(0.0, cx - half_w), max(0.0, cy - half_h), min(float(w), cx + half_w), min(float(h), cy + half_h)
 
 
-def locate_plate(image: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
-    """The crop turned level (itself where it already is) and the single-row plate's box in it
-    (left, top, right, bottom), or None where the crop is already tight or shows no band of characters."""
+def locate_plate(image: Image.Image) -> tuple[float, tuple[float, float, float, float] | None]:
+    """Where the single-row plate in `image` is: the angle in degrees that levels it (anticlockwise
+    about the crop's centre, as PIL's `rotate` turns; 0 where it is level enough) and its box in the
+    levelled crop (left, top, right, bottom, in the crop's pixels), or None where the box would be
+    nearly all of the crop or the crop shows no band of characters."""
     image = image if image.mode == "RGB" else image.convert("RGB")
     scale = WORK_HEIGHT / image.height
     small = image.resize((max(8, round(image.width * scale)), WORK_HEIGHT), Image.Resampling.BILINEAR)
-    grey = _grey(small)
-    degrees = float(np.degrees(np.arctan(tilt(grey))))
-    if MIN_TILT_DEGREES < abs(degrees) < MAX_TILT_DEGREES:
-        image = _turn(image, degrees)  # and the plate is found on the levelled crop's own pixels
-        grey = _grey(image.resize(small.size, Image.Resampling.BILINEAR))
+    degrees = float(np.degrees(np.arctan(tilt(_grey(small)))))
+    if not MIN_TILT_DEGREES < abs(degrees) < MAX_TILT_DEGREES:
+        degrees = 0.0
+    grey = _grey(_turn(small, degrees) if degrees else small)
     box = plate_box(grey)
     if box is None or (box[2] - box[0]) * (box[3] - box[1]) > KEEP_IF_AREA_ABOVE * grey.size:
-        return image, None
+        return degrees, None
     if (box[3] - box[1]) / scale < MIN_CUT_HEIGHT:
-        return image, None
-    left, top, right, bottom = (round(v / scale) for v in box)
-    return image, (left, top, right, bottom)
+        return degrees, None
+    return degrees, (box[0] / scale, box[1] / scale, box[2] / scale, box[3] / scale)
+
+
+def _fill(image: Image.Image) -> tuple[int, ...]:
+    """The crop's mean colour, for the corners a turn uncovers."""
+    return tuple(int(c) for c in np.asarray(image.reduce(max(1, image.height // 16))).reshape(-1, 3).mean(0))
 
 
 def _turn(image: Image.Image, degrees: float) -> Image.Image:
     # PIL turns anticlockwise for a positive angle, which levels an edge falling to the right
-    # (positive dy/dx, y down); the corners it uncovers take the crop's mean colour.
-    fill = tuple(int(c) for c in np.asarray(image.reduce(max(1, image.height // 16))).reshape(-1, 3).mean(0))
-    return image.rotate(degrees, resample=Image.Resampling.BILINEAR, fillcolor=fill)
+    # (positive dy/dx, y down).
+    return image.rotate(degrees, resample=Image.Resampling.BILINEAR, fillcolor=_fill(image))
 
 
-def rectify(image: Image.Image) -> Image.Image:
-    """The single-row plate in `image`, turned level and cut tight; `image` itself where it already is."""
-    levelled, box = locate_plate(image)
-    return levelled.crop(box) if box else levelled
+def rectify(image: Image.Image, size: tuple[int, int] | None = None) -> Image.Image:
+    """The single-row plate in `image`, turned level and cut tight, at `size` (h, w; None: the
+    box's own size); `image` itself where it is level and tight already.
+
+    Turning, cutting and resizing are one resampling: a turn and then a resize blurred small crops
+    enough to cost accuracy (out of fold, half-resolution crops 0.779 against 0.852 read as they are).
+    """
+    image = image if image.mode == "RGB" else image.convert("RGB")
+    degrees, box = locate_plate(image)
+    if not degrees and box is None:
+        return image
+    left, top, right, bottom = box or (0.0, 0.0, float(image.width), float(image.height))
+    out_h, out_w = size or (max(1, round(bottom - top)), max(1, round(right - left)))
+    # A box much larger than the output is reduced first: an affine transform does not antialias.
+    step = max(1, int(min((right - left) / out_w, (bottom - top) / out_h) / 2))
+    if step > 1:
+        image = image.reduce(step)
+        left, top, right, bottom = (v / step for v in (left, top, right, bottom))
+    # Output pixel (u, v) -> levelled crop (left + u·sx, top + v·sy) -> the crop as given, turned
+    # back about its centre (the matrix PIL's `rotate` builds).
+    turn = -math.radians(degrees)
+    a, b, d, e = math.cos(turn), math.sin(turn), -math.sin(turn), math.cos(turn)
+    cx, cy = image.width / 2, image.height / 2
+    c, f = cx - (a * cx + b * cy), cy - (d * cx + e * cy)
+    sx, sy = (right - left) / out_w, (bottom - top) / out_h
+    coefficients = (a * sx, b * sy, a * left + b * top + c, d * sx, e * sy, d * left + e * top + f)
+    return image.transform(
+        (out_w, out_h), Image.Transform.AFFINE, coefficients, Image.Resampling.BILINEAR, fillcolor=_fill(image)
+    )
