@@ -6,10 +6,11 @@
 
 With --model, each DIR holds the fine-tuned fold checkpoints that `bench/accuracy.py --keep DIR`
 leaves (same --data, --folds and --seed): every plate is read only by the models of the fold that
-held it out, so no row scores a plate a model trained on. Each model is read as its checkpoint
+held it out, so no row scores a plate a model trained on. The held-out crops are also read recoloured
+as green, yellow and white plates (plateocr.data.recolour), as bench/accuracy.py reads them. Each model is read as its checkpoint
 says (views, deskew) and as a reader reads by default (each box's plate turned level and cut tight,
-plateocr.data.rectify), once more with one view (`NAME/1view`) and once with the boxes as they are
-(`NAME/unrectified`). Perturbations (plateocr.data.perturbations)
+plateocr.data.rectify), once more with one view (`NAME/1view`), and both again with the boxes as
+they are (`NAME/unrectified`, `NAME/1view/unrectified`). Perturbations (plateocr.data.perturbations)
 are drawn from the seed, the plate and the kind, so every model reads the same pixels. With --raw,
 plates are cut from full CCPD photos by a box around their annotated corners, tight and with
 10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
@@ -32,20 +33,25 @@ from plateocr import PlateReader  # noqa: E402
 from plateocr.data.datasets import cv_folds, list_records  # noqa: E402
 from plateocr.data.images import load_image  # noqa: E402
 from plateocr.data.perturbations import DEFAULT_STRENGTHS, KINDS, loose_crop_from_photo, perturb  # noqa: E402
+from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLEAN = ("clean", 0.0)
+RECOLOURED_PREFIX = "recoloured_"
 LOOSE_RAW = 0.3
 
 
 def conditions(kinds) -> list[tuple[str, float]]:
-    return [CLEAN] + [(kind, s) for kind in kinds for s in DEFAULT_STRENGTHS[kind]]
+    recoloured = [(f"{RECOLOURED_PREFIX}{colour}", 0.0) for colour in RECOLOURED]
+    return [CLEAN] + recoloured + [(kind, s) for kind in kinds for s in DEFAULT_STRENGTHS[kind]]
 
 
 def perturbed(image, kind: str, strength: float, seed: int, plate: int):
     if kind == "clean":
         return image
+    if kind.startswith(RECOLOURED_PREFIX):  # real glyphs redrawn dark on a light plate (no randomness)
+        return recolour_image(image, kind.removeprefix(RECOLOURED_PREFIX))
     return perturb(image, kind, strength, np.random.default_rng((seed, KINDS.index(kind), plate)))
 
 
@@ -58,6 +64,7 @@ def fold_readers(directory: Path, fold: int) -> dict[str, PlateReader]:
         "": PlateReader.from_checkpoint(payload),
         "/1view": PlateReader.from_checkpoint(payload, tta="none"),
         "/unrectified": PlateReader.from_checkpoint(payload, rectify=False),
+        "/1view/unrectified": PlateReader.from_checkpoint(payload, tta="none", rectify=False),
     }
 
 
@@ -128,7 +135,7 @@ def main() -> int:
     widths = [max(16, len(n) + 2) for n in names]
     print(f"{'perturbation':22s}" + "".join(f"{n:>{w}s}" for n, w in zip(names, widths)))
     for cond in conds:
-        label = cond[0] if cond[0] in ("clean", "tight_box") else f"{cond[0]} {cond[1]:g}"
+        label = cond[0] if cond[0] in ("clean", "tight_box") or cond[1] == 0 else f"{cond[0]} {cond[1]:g}"
         print(f"{label:22s}" + "".join(f"{accuracy[(n, cond)]:{w}.4f}" for n, w in zip(names, widths)))
     result = {f"{n}|{c[0]}|{c[1]:g}": round(a, 4) for (n, c), a in accuracy.items()}
     result["minutes"] = round((time.time() - start) / 60, 1)

@@ -7,14 +7,16 @@ near-horizontal edges: the plate's top and bottom borders and the characters' to
 the crop is turned level, and the plate is found as the band of rows richest in upright strokes
 (the characters), widened to the plate's height, and the columns of that band that hold strokes.
 Where that box covers nearly all of the crop, the crop is left uncut. Everything is measured on a
-small grey copy (MEASURED_MS a crop); only the original is turned and cut.
+small grey copy; the original is then turned, cut and resized to the model's input in one
+resampling. It costs about 0.5-0.8 ms a crop on one core (`bench/speed.py`, end to end).
 
-Out of fold on plates_dev (split 0, one view, `bench/robustness.py`): the fast student read boxes
-with 30 % margins 0.834 instead of 0.405 and plates turned 8° 0.932 instead of 0.808; the accurate
-ensemble 0.935 instead of 0.819 and 0.945 instead of 0.856; tight crops read as before (0.967 and
-0.974, within a plate). It trims the top or bottom of some tight crops (41 of plates_dev's 603 to
-under 70 % of their height): the band's height is the less certain of its two estimates.
-docs/experiments.md has the variants tried.
+Out of fold on plates_dev (split 0, `bench/robustness.py`), the fast student (one view) read boxes
+with 30 % margins 0.801 instead of 0.295 and plates turned 8° 0.935 instead of 0.808; the accurate
+ensemble 0.959 instead of 0.859 and 0.955 instead of 0.871. Tight crops read as before (accurate
+0.977) or better (fast 0.965 against 0.959); blurred crops and light plates (recoloured green,
+yellow, white) read 0.5-1.8 points worse. It trims the top or
+bottom of some tight crops (41 of plates_dev's 603 to under 70 % of their height): the band's height
+is the less certain of its two estimates. docs/experiments.md has the variants tried.
 
 >>> from PIL import Image, ImageDraw
 >>> plate = Image.new("RGB", (94, 24), (20, 60, 200))
