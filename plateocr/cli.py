@@ -45,7 +45,8 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="find the plate inside each box, turn it level and cut the box tight before reading "
-        "(for the loose or turned boxes detectors hand over; a tight crop is read as it is)",
+        "(for the loose or turned boxes detectors hand over; --no-rectify for crops already tight "
+        "and level, such as CCPD's)",
     )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--workers", type=int, default=0, help="image-decoding processes")

@@ -14,9 +14,9 @@ Out of fold on plates_dev (split 0, `bench/robustness.py`), the fast student (on
 with 30 % margins 0.801 instead of 0.295 and plates turned 8° 0.935 instead of 0.808; the accurate
 ensemble 0.959 instead of 0.859 and 0.955 instead of 0.871. Tight crops read as before (accurate
 0.977) or better (fast 0.965 against 0.959); blurred crops and light plates (recoloured green,
-yellow, white) read 0.5-1.8 points worse. It trims the top or
-bottom of some tight crops (41 of plates_dev's 603 to under 70 % of their height): the band's height
-is the less certain of its two estimates. docs/experiments.md has the variants tried.
+yellow, white) read 0.5-1.8 points worse. It trims the top or bottom of some tight crops (41 of
+plates_dev's 603 to under 70 % of their height): the band's height is the less certain of its two
+estimates. docs/experiments.md has the variants tried.
 
 >>> from PIL import Image, ImageDraw
 >>> plate = Image.new("RGB", (94, 24), (20, 60, 200))
