@@ -71,10 +71,10 @@ def tilt(grey: np.ndarray) -> float:
     """dy/dx of the crop's near-horizontal edges (y grows downwards); 0 where there are too few."""
     gx, gy = _gradients(grey)
     strength = np.hypot(gx, gy)
-    threshold = np.partition(strength, int(strength.size * EDGE_PERCENTILE / 100), axis=None)[
-        int(strength.size * EDGE_PERCENTILE / 100)
-    ]
-    edges = (np.abs(gy) > MOSTLY_VERTICAL_GRADIENT * np.abs(gx)) & (strength > threshold)
+    at = int(strength.size * EDGE_PERCENTILE / 100)
+    edges = (np.abs(gy) > MOSTLY_VERTICAL_GRADIENT * np.abs(gx)) & (
+        strength > np.partition(strength, at, axis=None)[at]
+    )
     if edges.sum() < MIN_EDGES:
         return 0.0
     # An edge y = m·x + c has its gradient along (-m, 1).
