@@ -128,3 +128,37 @@ def test_detector_crops_preset_switches_on_the_detector_draws():
     preset = BatchAugment.detector_crops()
     assert preset.p_loose > 0 and preset.p_rotate > 0 and preset.p_lowres > 0
     assert BatchAugment().p_loose == BatchAugment().p_rotate == BatchAugment().p_lowres == 0
+
+
+def test_a_wider_blur_spreads_an_edge_further_than_a_narrow_one():
+    edge = torch.zeros(4, 3, 32, 96)
+    edge[:, :, :, 48:] = 255
+    narrow = BatchAugment(**{**OFF, "p_blur": 1.0}, blur_sigma=(1.0, 1.0))(edge)
+    wide = BatchAugment(**{**OFF, "p_blur": 1.0}, blur_sigma=(2.0, 2.0))(edge)
+    assert float(narrow[0, 0, 0, 46]) < 1.0  # a 3-tap kernel reaches one column
+    assert float(wide[0, 0, 0, 46]) > 10 and float(wide[0, 0, 0, 45]) > 1.0
+    assert torch.allclose(wide.mean(), edge.mean(), atol=1e-3)
+
+
+def test_jpeg_compression_changes_only_the_drawn_plates_and_repeats_for_a_seed():
+    images = plates(8)
+    torch.manual_seed(3)
+    first = BatchAugment(**OFF, p_jpeg=1.0, jpeg_quality=(10, 10))(images)
+    torch.manual_seed(3)
+    again = BatchAugment(**OFF, p_jpeg=1.0, jpeg_quality=(10, 10))(images)
+    assert torch.equal(first, again)
+    assert first.shape == images.shape and first.min() >= 0 and first.max() <= 255
+    # Random pixels cannot survive quality 10: the compressed plates lose most of their detail.
+    assert (first - images.float()).abs().mean() > 20
+    untouched = BatchAugment(**OFF, p_jpeg=0.0)(images)
+    assert torch.allclose(untouched, images.float(), atol=1e-3)
+
+
+def test_training_presets_combine_detector_and_degraded_draws():
+    plain, detector = BatchAugment.for_training(), BatchAugment.for_training(detector_crops=True)
+    degraded = BatchAugment.for_training(degraded_crops=True)
+    both = BatchAugment.for_training(detector_crops=True, degraded_crops=True)
+    assert plain == BatchAugment() and detector == BatchAugment.detector_crops()
+    assert degraded.p_jpeg > 0 and degraded.p_lowres > 0 and degraded.blur_sigma[1] > plain.blur_sigma[1]
+    assert degraded.p_loose == degraded.p_rotate == 0  # the plate stays where it is
+    assert both.p_loose > 0 and both.p_jpeg > 0 and both.blur_sigma == degraded.blur_sigma

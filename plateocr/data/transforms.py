@@ -14,11 +14,14 @@ training step of the wide CRNN.
 
 from __future__ import annotations
 
+import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 # Rec. 601 luma, as torchvision's grayscale; the YIQ chroma axes for a hue rotation.
 LUMA = (0.299, 0.587, 0.114)
@@ -39,9 +42,9 @@ def _grid_theta(forward: torch.Tensor, shift: torch.Tensor, w: int, h: int) -> t
 
 @dataclass(frozen=True)
 class BatchAugment:
-    """Random affine (p_affine), colour jitter (p_colour) and 3×3 Gaussian blur (p_blur), per plate;
-    optionally the crops a detector cuts: loose boxes (p_loose), rotated plates (p_rotate) and low
-    resolution (p_lowres); see `detector_crops`."""
+    """Random affine (p_affine), colour jitter (p_colour) and Gaussian blur (p_blur), per plate;
+    optionally the crops a detector cuts: loose boxes (p_loose), rotated plates (p_rotate), low
+    resolution (p_lowres) and JPEG compression (p_jpeg); see `detector_crops`, `degraded_crops`."""
 
     degrees: float = 3.0
     translate: tuple[float, float] = (0.03, 0.08)  # fraction of width, of height
@@ -61,12 +64,35 @@ class BatchAugment:
     rotate_degrees: float = 10.0  # the box is then the one around the turned plate
     p_lowres: float = 0.0
     lowres_factors: tuple[int, ...] = (2, 3)  # downsampled by one of these, then read back up
+    p_jpeg: float = 0.0
+    jpeg_quality: tuple[int, int] = (10, 60)
+    # Scaled by this before compressing, so the 8-pixel JPEG blocks are as coarse, relative to the
+    # plate, as in photos where the plate is smaller than the model's input.
+    jpeg_scale: tuple[float, float] = (0.5, 1.0)
 
     @classmethod
     def detector_crops(cls) -> BatchAugment:
         """The standard draws plus what off-the-shelf detectors hand over: margins of up to 30 %,
         in-plane rotation up to 10°, half and third resolution."""
         return cls(p_loose=0.4, p_rotate=0.25, p_lowres=0.2)
+
+    @classmethod
+    def degraded_crops(cls) -> BatchAugment:
+        """The standard draws plus the degradations of real detector crops, without moving the
+        plate: half and third resolution, blur up to σ 1.6 (a 94 × 24 crop's σ 1.2 once read at the
+        model's 32 rows) and JPEG quality down to 15."""
+        return cls(blur_sigma=(0.1, 1.6), p_lowres=0.1, p_jpeg=0.15, jpeg_quality=(15, 60), jpeg_scale=(0.6, 1.0))
+
+    @classmethod
+    def for_training(cls, detector_crops: bool = False, degraded_crops: bool = False) -> BatchAugment:
+        """The augmentation a training run asks for: `detector_crops` moves and turns the plate in
+        its box; `degraded_crops` adds stronger blur and JPEG (both: the two together)."""
+        if not degraded_crops:
+            return cls.detector_crops() if detector_crops else cls()
+        degraded = cls.degraded_crops()
+        if not detector_crops:
+            return degraded
+        return replace(cls.detector_crops(), blur_sigma=degraded.blur_sigma, p_jpeg=degraded.p_jpeg)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Augmented float copies of uint8-range `images`; draws from torch's global RNG (seeded runs repeat)."""
@@ -78,7 +104,10 @@ class BatchAugment:
         x = self._blur(x)
         if self.p_lowres:
             x = self._lowres(x)
-        return x.clamp_(0, 255)
+        x = x.clamp_(0, 255)
+        if self.p_jpeg:
+            x = self._jpeg(x)
+        return x
 
     def _detector_box(self, x: torch.Tensor) -> torch.Tensor:
         """The plate as an axis-aligned box around it shows it: with margins, and turned in-plane,
@@ -117,6 +146,26 @@ class BatchAugment:
             if len(idx):
                 small = F.interpolate(x[idx], size=(max(4, h // factor), max(4, w // factor)), mode="area")
                 out[idx] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+        return out
+
+    def _jpeg(self, x: torch.Tensor) -> torch.Tensor:
+        """Each drawn plate JPEG-compressed at its own quality and scale (Pillow's libjpeg, on the CPU)."""
+        b, _, h, w = x.shape
+        applied = torch.nonzero(torch.rand(b) < self.p_jpeg).flatten().tolist()
+        quality = torch.randint(self.jpeg_quality[0], self.jpeg_quality[1] + 1, (b,)).tolist()
+        scale = (torch.rand(b) * (self.jpeg_scale[1] - self.jpeg_scale[0]) + self.jpeg_scale[0]).tolist()
+        out = x.clone()
+        for i in applied:
+            size = (max(8, round(h * scale[i])), max(8, round(w * scale[i])))
+            small = F.interpolate(x[i : i + 1], size=size, mode="area").round_().clamp_(0, 255)
+            buffer = io.BytesIO()
+            Image.fromarray(small[0].permute(1, 2, 0).to("cpu", torch.uint8).numpy()).save(
+                buffer, "JPEG", quality=quality[i]
+            )
+            decoded = torch.from_numpy(np.array(Image.open(buffer).convert("RGB"))).permute(2, 0, 1)
+            out[i] = F.interpolate(
+                decoded[None].to(x.device, x.dtype), size=(h, w), mode="bilinear", align_corners=False
+            )[0]
         return out
 
     def _draw(self, n: int, low: float, high: float, p: float, identity: float, device) -> torch.Tensor:
@@ -167,10 +216,13 @@ class BatchAugment:
     def _blur(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         sigma = self._draw(b, *self.blur_sigma, self.p_blur, 0.0, x.device)
-        # 3 taps of a Gaussian; sigma 0 (not blurred) gives the identity kernel (0, 1, 0).
-        side = torch.exp(-0.5 / sigma.clamp_min(1e-6) ** 2) * (sigma > 0)
-        taps = torch.stack([side, torch.ones_like(side), side], 1) / (1 + 2 * side)[:, None]
-        taps = taps.repeat_interleave(c, 0)  # one kernel per channel
-        padded = F.pad(x.reshape(1, b * c, h, w), (1, 1, 1, 1), mode="reflect")
-        rows = F.conv2d(padded, taps.view(b * c, 1, 1, 3), groups=b * c)
-        return F.conv2d(rows, taps.view(b * c, 1, 3, 1), groups=b * c).view(b, c, h, w)
+        # Taps of a Gaussian out to 2 sigma (3 taps up to sigma 1); sigma 0 (not blurred) gives
+        # the identity kernel (0, 1, 0).
+        radius = max(1, math.ceil(2 * self.blur_sigma[1]) - 1)
+        offsets = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+        taps = torch.exp(-0.5 * offsets[None, :] ** 2 / sigma.clamp_min(1e-6)[:, None] ** 2)
+        taps = torch.where((sigma > 0)[:, None], taps, (offsets == 0).to(x.dtype)[None, :])
+        taps = (taps / taps.sum(1, keepdim=True)).repeat_interleave(c, 0)  # one kernel per channel
+        padded = F.pad(x.reshape(1, b * c, h, w), (radius,) * 4, mode="reflect")
+        rows = F.conv2d(padded, taps.view(b * c, 1, 1, -1), groups=b * c)
+        return F.conv2d(rows, taps.view(b * c, 1, -1, 1), groups=b * c).view(b, c, h, w)

@@ -94,6 +94,12 @@ class TrainConfig:
         "30 %), plates turned up to 10°, half and third resolution "
         "(plateocr.data.transforms.BatchAugment.detector_crops)",
     )
+    degraded_crops: bool = _param(
+        False,
+        "also augment with degraded crops, the plate left in place: half and third "
+        "resolution, blur up to sigma 2, JPEG quality down to 10 "
+        "(plateocr.data.transforms.BatchAugment.degraded_crops)",
+    )
     recolour_p: float = _param(
         0.0,
         "probability that a blue training plate is redrawn as a green, yellow or "
