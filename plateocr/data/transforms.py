@@ -65,10 +65,10 @@ class BatchAugment:
     p_lowres: float = 0.0
     lowres_factors: tuple[int, ...] = (2, 3)  # downsampled by one of these, then read back up
     p_jpeg: float = 0.0
-    jpeg_quality: tuple[int, int] = (10, 60)
+    jpeg_quality: tuple[int, int] = (15, 60)
     # Scaled by this before compressing, so the 8-pixel JPEG blocks are as coarse, relative to the
     # plate, as in photos where the plate is smaller than the model's input.
-    jpeg_scale: tuple[float, float] = (0.5, 1.0)
+    jpeg_scale: tuple[float, float] = (0.6, 1.0)
 
     @classmethod
     def detector_crops(cls) -> BatchAugment:
@@ -81,7 +81,7 @@ class BatchAugment:
         """The standard draws plus the degradations of real detector crops, without moving the
         plate: half and third resolution, blur up to σ 1.6 (a 94 × 24 crop's σ 1.2 once read at the
         model's 32 rows) and JPEG quality down to 15."""
-        return cls(blur_sigma=(0.1, 1.6), p_lowres=0.1, p_jpeg=0.15, jpeg_quality=(15, 60), jpeg_scale=(0.6, 1.0))
+        return cls(blur_sigma=(0.1, 1.6), p_lowres=0.1, p_jpeg=0.15)
 
     @classmethod
     def for_training(cls, detector_crops: bool = False, degraded_crops: bool = False) -> BatchAugment:

@@ -97,7 +97,7 @@ class TrainConfig:
     degraded_crops: bool = _param(
         False,
         "also augment with degraded crops, the plate left in place: half and third "
-        "resolution, blur up to sigma 2, JPEG quality down to 10 "
+        "resolution, blur up to sigma 1.6, JPEG quality down to 15 "
         "(plateocr.data.transforms.BatchAugment.degraded_crops)",
     )
     recolour_p: float = _param(
