@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from plateocr import SAMPLE_DIR
-from plateocr.data.images import is_double_row, join_rows, load_image, prepare_crop
+from plateocr.data.images import is_double_row, join_rows, load_image, prepare_crop, row_split
 from plateocr.errors import ImageError
 
 REAL = SAMPLE_DIR / "苏E7R5Y0.jpg"
@@ -91,6 +91,19 @@ def test_double_row_crops_are_joined_into_one_row():
     assert is_double_row(plate) and not is_double_row(Image.open(REAL))
     joined = join_rows(plate)
     assert joined.width / joined.height > 3
+
+
+@pytest.mark.parametrize("gap", [(30, 40), (44, 52)])
+def test_double_row_plates_are_split_in_the_gap_between_their_rows(gap):
+    """Upright bars for characters: two in the upper row, five in the lower, the gap between them
+    placed where a detector's margin would put it."""
+    plate = Image.new("RGB", (220, 110), (230, 180, 0))
+    draw = ImageDraw.Draw(plate)
+    for x in (80, 130):
+        draw.rectangle((x, 6, x + 8, gap[0]), fill=(10, 10, 10))
+    for x in range(15, 200, 40):
+        draw.rectangle((x, gap[1], x + 10, 104), fill=(10, 10, 10))
+    assert gap[0] < row_split(plate) < gap[1]
 
 
 SMALLEST = min(SAMPLE_DIR.glob("*.jpg"), key=lambda p: p.stat().st_size)

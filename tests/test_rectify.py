@@ -56,6 +56,17 @@ def test_a_turned_plate_is_levelled():
     assert np.median(turned_after) < 2
 
 
+def test_the_turn_of_a_plate_is_measured_to_a_degree_or_so():
+    """Each sample plate turned 8°: the tilt measured on it, less the tilt of the plate as it was,
+    is the turn, within 1.5° on nine plates in ten (the plate's own tilt is measured, not known)."""
+    errors = []
+    for i, plate in enumerate(PLATES):
+        angle = 8.0 * np.random.default_rng(i).choice((-1.0, 1.0))
+        turned = perturb(plate, "rotation", 8.0, np.random.default_rng(i))
+        errors.append(abs(tilt_degrees(turned) - (tilt_degrees(plate) - angle)))
+    assert np.mean(np.array(errors) < 1.5) >= 0.9
+
+
 def test_a_tight_crop_keeps_its_width_and_mostly_its_height():
     """CCPD's tight crops are at most turned a little and trimmed above or below: the band of
     characters sets the height, and it is the less certain estimate."""
