@@ -4,19 +4,17 @@ Detectors hand over loose boxes (margins of 10-30 % of the plate) and plates tur
 CCPD's hand-annotated crops are tight and nearly level; the models learnt mostly the latter. Before
 a single-row crop is read, its tilt is measured (the slope that lines its near-horizontal edges up
 into the sharpest row profile: the plate's top and bottom borders and the characters' tops and
-bottoms), the crop is turned level, and the plate is found as the band of rows richest in upright strokes
-(the characters), widened to the plate's height, and the columns of that band that hold strokes.
-Where that box covers nearly all of the crop, the crop is left uncut. Everything is measured on a
+bottoms), the crop is turned level, and the plate is found as the band of rows richest in upright
+strokes (the characters), widened to the plate's height, and the columns of that band that hold
+strokes. Where that box covers nearly all of the crop, the crop is left uncut. Everything is measured on a
 small grey copy; the original is then turned, cut and resized to the model's input in one
 resampling. It costs about 0.5-0.8 ms a crop on one core (`bench/speed.py`, end to end).
 
-Out of fold on plates_dev (split 0, `bench/robustness.py`), the fast student (one view) read boxes
-with 30 % margins 0.801 instead of 0.295 and plates turned 8° 0.935 instead of 0.808; the accurate
-ensemble 0.959 instead of 0.859 and 0.955 instead of 0.871. Tight crops read as before (accurate
-0.977) or better (fast 0.965 against 0.959); blurred crops and light plates (recoloured green,
-yellow, white) read 0.5-1.8 points worse. It trims the top or bottom of some tight crops (41 of
-plates_dev's 603 to under 70 % of their height): the band's height is the less certain of its two
-estimates. docs/experiments.md has the variants tried.
+Out of fold on plates_dev (split 0, `bench/robustness.py`), the accurate ensemble read boxes with
+30 % margins 0.959 instead of 0.846 and plates turned 8° 0.960 instead of 0.857, tight crops 0.983
+instead of 0.975, blurred ones (σ 1) 0.949 instead of 0.937; half-resolution crops and green plates
+(recoloured) 0.3-1 point worse. It trims the top or bottom of some tight crops: the band's height
+is the less certain of its two estimates. docs/experiments.md has the variants tried.
 
 >>> from PIL import Image, ImageDraw
 >>> plate = Image.new("RGB", (94, 24), (20, 60, 200))
