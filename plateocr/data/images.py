@@ -107,15 +107,22 @@ def row_layouts(image: Image.Image) -> tuple[bool, ...]:
 
 
 def row_split(image: Image.Image) -> int:
-    """The pixel row between the upper and lower rows of a double-row plate: the quietest row
-    (least horizontal change in the central columns, where the upper row's characters are)
-    within DOUBLE_ROW_SPLIT_RANGE of the height."""
+    """The pixel row between the upper and lower rows of a double-row plate: the middle of the
+    quietest run of rows (least horizontal change in the central columns, where the upper row's
+    characters are) within DOUBLE_ROW_SPLIT_RANGE of the height."""
     grey = np.asarray(image.convert("L"), dtype=np.float32)
     h, w = grey.shape
     strokes = np.abs(np.diff(grey[:, w // 5 : w - w // 5], axis=1)).sum(1)
-    smooth = np.convolve(strokes, np.ones(3) / 3, mode="same")
     low, high = (max(1, round(share * h)) for share in DOUBLE_ROW_SPLIT_RANGE)
-    return low + int(np.argmin(smooth[low : max(low + 1, high)]))
+    window = np.convolve(strokes, np.ones(3) / 3, mode="same")[low : max(low + 1, high)]
+    # The run: rows within a tenth of the window's range of its quietest, around the quietest.
+    quiet = window <= window.min() + 0.1 * (window.max() - window.min())
+    start = end = int(np.argmin(window))
+    while start > 0 and quiet[start - 1]:
+        start -= 1
+    while end + 1 < len(window) and quiet[end + 1]:
+        end += 1
+    return low + (start + end + 1) // 2
 
 
 def join_rows(image: Image.Image) -> Image.Image:
