@@ -32,9 +32,9 @@ DOUBLE_ROW_MAX_ASPECT = 2.5
 # squarer box (a 94x24 CCPD crop turned 10 degrees: 2.4) and a loosely boxed double-row plate a wider
 # one. There the reader reads both layouts and keeps the better reading (`row_layouts`).
 AMBIGUOUS_ASPECT = (1.9, 2.8)
-# On a double-row plate the upper row (province + letter) fills roughly the top 35-40 %: the rows
-# are split at the row with the least upright-stroke energy between a quarter and half of the crop
-# height, whose gap moves with the detector's margins.
+# On a double-row plate the upper row (province + letter) fills roughly the top 35-40 %, but the
+# gap between the rows moves with the detector's margins: it is looked for (`row_split`) between a
+# quarter and half of the crop's height.
 DOUBLE_ROW_SPLIT_RANGE = (0.25, 0.5)
 
 

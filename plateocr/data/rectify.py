@@ -6,9 +6,9 @@ a single-row crop is read, its tilt is measured (the slope that lines its near-h
 into the sharpest row profile: the plate's top and bottom borders and the characters' tops and
 bottoms), the crop is turned level, and the plate is found as the band of rows richest in upright
 strokes (the characters), widened to the plate's height, and the columns of that band that hold
-strokes. Where that box covers nearly all of the crop, the crop is left uncut. Everything is measured on a
-small grey copy; the original is then turned, cut and resized to the model's input in one
-resampling. It costs about 0.5-0.8 ms a crop on one core (`bench/speed.py`, end to end).
+strokes. Where that box covers nearly all of the crop, the crop is left uncut. Everything is
+measured on a small grey copy; the original is then turned, cut and resized to the model's input
+in one resampling. It costs about 1 ms a crop on one core (`bench/speed.py`, end to end).
 
 Out of fold on plates_dev (split 0, `bench/robustness.py`), the accurate ensemble read boxes with
 30 % margins 0.959 instead of 0.846 and plates turned 8° 0.960 instead of 0.857, tight crops 0.983
