@@ -86,6 +86,9 @@ def test_a_rectified_crop_comes_at_the_size_asked_and_a_level_tight_one_as_it_is
     assert level_and_tight and all(rectify(p, (32, 96)) is p for p in level_and_tight)
 
 
-def test_a_box_too_small_to_cut_is_left_as_it_is():
-    small = perturb(PLATES[0], "scale", 0.33, np.random.default_rng(0))
-    assert locate_plate(small)[1] is None
+@pytest.mark.parametrize("factor", [0.5, 0.33])
+def test_a_crop_too_small_to_turn_or_cut_is_read_as_it_is(factor):
+    for plate in PLATES[:8]:
+        small = perturb(plate, "scale", factor, np.random.default_rng(0))
+        assert locate_plate(small) == (0.0, None)
+        assert rectify(small) is small
