@@ -13,8 +13,9 @@ in one resampling. It costs about 1 ms a crop on one core (`bench/speed.py`, end
 Out of fold on plates_dev (split 0, `bench/robustness.py`), the accurate ensemble read boxes with
 30 % margins 0.959 instead of 0.846 and plates turned 8° 0.960 instead of 0.857, tight crops 0.983
 instead of 0.975, blurred ones (σ 1) 0.949 instead of 0.937; green plates (recoloured) 0.3 points
-worse. Crops under 16 rows (half resolution and less) are read as they are. It trims the top or bottom of some tight crops: the band's height
-is the less certain of its two estimates. docs/experiments.md has the variants tried.
+worse. Crops under 16 rows (half resolution and less) are read as they are. It trims the top or
+bottom of some tight crops: the band's height is the less certain of its two estimates.
+docs/experiments.md has the variants tried.
 
 >>> from PIL import Image, ImageDraw
 >>> plate = Image.new("RGB", (94, 24), (20, 60, 200))
