@@ -138,7 +138,8 @@ def locate_plate(image: Image.Image) -> tuple[float, tuple[float, float, float, 
     """Where the single-row plate in `image` is: the angle in degrees that levels it (anticlockwise
     about the crop's centre, as PIL's `rotate` turns; 0 where it is level enough) and its box in the
     levelled crop (left, top, right, bottom, in the crop's pixels), or None where the box would be
-    nearly all of the crop or the crop shows no band of characters."""
+    nearly all of the crop or the crop shows no band of characters. A crop under MIN_RECTIFY_HEIGHT
+    rows is (0.0, None): read as it is."""
     if image.height < MIN_RECTIFY_HEIGHT:
         return 0.0, None
     image = image if image.mode == "RGB" else image.convert("RGB")
