@@ -5,13 +5,17 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import torch
 
 from plateocr import SAMPLE_DIR
-from plateocr.alphabet import Tokenizer
+from plateocr.alphabet import PLATE_TYPES, Tokenizer
+from plateocr.data.datasets import make_collate
+from plateocr.data.images import load_image, prepare_crop
+from plateocr.data.transforms import BatchAugment
 from plateocr.errors import PlateOCRError
 from plateocr.models.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
 from plateocr.models.crnn import build_model
@@ -19,7 +23,7 @@ from plateocr.reading.devices import cpu_has_bf16
 from plateocr.reading.reader import PlateReader
 from plateocr.training.config import TrainConfig
 from plateocr.training.distributed import Distributed
-from plateocr.training.loop import train
+from plateocr.training.loop import ctc_and_type_loss, train
 from tests.conftest import REPO
 
 
@@ -546,3 +550,30 @@ def test_a_failed_run_leaves_the_determinism_flags_as_they_were(tmp_path):
         )
     after = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     assert after == before
+
+
+def _sample_batch(n: int = 8):
+    paths = sorted(SAMPLE_DIR.glob("*.jpg"))[:n]
+    items = [
+        (torch.from_numpy(prepare_crop(load_image(p), (32, 96))).permute(2, 0, 1), p.stem, PLATE_TYPES.index("blue"))
+        for p in paths
+    ]
+    return make_collate(Tokenizer())(items)
+
+
+def _loss(model, batch, polarity_weight: float) -> float:
+    cfg = TrainConfig(data="unused", out="unused", arch="fast", recolour_p=1.0, polarity_weight=polarity_weight)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        return float(ctc_and_type_loss(model, batch, cfg, torch.device("cpu"), nullcontext, BatchAugment()))
+
+
+def test_a_recoloured_plate_learns_to_read_as_its_blue_original_under_the_same_augmentation(monkeypatch):
+    model, batch = PlateReader.from_pretrained("fast", precision="float32").model, _sample_batch()
+    # A model reads its recoloured plates unlike their blue originals, so the pairing adds a loss.
+    assert _loss(model, batch, 1.0) > _loss(model, batch, 0.0) + 1e-4
+    # With recolouring a no-op, each pair is one image augmented twice: equal only if the blue copy
+    # was warped, lit, blurred and compressed by the same draws as the plate it is paired with.
+    monkeypatch.setattr("plateocr.data.recolour.recolour_batch", lambda images, colours: images)
+    assert _loss(model, batch, 1.0) == pytest.approx(_loss(model, batch, 0.0), abs=1e-5)
+    assert not model.training  # the targets' evaluation pass leaves the model's mode as it found it

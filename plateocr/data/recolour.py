@@ -109,15 +109,16 @@ def recolour_image(image: Image.Image, colour: str) -> Image.Image:
 
 def recolour_blue_plates(
     images: torch.Tensor, plate_types: torch.Tensor, p: float, blue: int, type_of_colour: dict[str, int]
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Training batches: each blue plate redrawn, with probability p, as a green, yellow or white one
-    (drawn from torch's global RNG), and its plate-type target changed to match what it now shows."""
+    (drawn from torch's global RNG), and its plate-type target changed to match what it now shows.
+    Also returns the indices of the redrawn rows (on the images' device)."""
     chosen = torch.nonzero((plate_types.cpu() == blue) & (torch.rand(len(plate_types)) < p)).flatten()
     if not len(chosen):
-        return images, plate_types
+        return images, plate_types, chosen.to(images.device)
     colours = [RECOLOURED[i] for i in torch.randint(len(RECOLOURED), (len(chosen),)).tolist()]
     images, plate_types = images.float().clone(), plate_types.clone()
     idx = chosen.to(images.device)
     images[idx] = recolour_batch(images[idx], colours)
     plate_types[idx] = torch.tensor([type_of_colour[c] for c in colours], device=plate_types.device)
-    return images, plate_types
+    return images, plate_types, idx

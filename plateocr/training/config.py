@@ -106,6 +106,11 @@ class TrainConfig:
         "white one from its own pixels (plateocr.data.recolour): real glyph shapes in "
         "both polarities",
     )
+    polarity_weight: float = _param(
+        0.0,
+        "weight of a loss asking each recoloured plate to be read, frame by frame, as "
+        "the model reads the same plate in blue (at distill_temperature)",
+    )
     teacher: str | None = _param(
         None,
         "checkpoint whose per-frame posteriors the model also learns (knowledge "
@@ -145,6 +150,8 @@ class TrainConfig:
             raise PlateOCRError(f"lr must be positive, got {self.lr}")
         if not 0.0 <= self.recolour_p <= 1.0:
             raise PlateOCRError(f"recolour_p must be in [0, 1], got {self.recolour_p}")
+        if self.polarity_weight < 0:
+            raise PlateOCRError(f"polarity_weight must be >= 0, got {self.polarity_weight}")
         if self.distill_temperature <= 0 or self.distill_weight < 0:
             raise PlateOCRError("distill_temperature must be positive and distill_weight >= 0")
         if self.split and self.data == SYNTHETIC:

@@ -285,24 +285,47 @@ def set_up(cfg: TrainConfig, dist_env: Distributed, log, resume: bool) -> Run:
 
 
 # -- one epoch ---------------------------------------------------------------------------
+@torch.no_grad()
+def _reading_targets(model, images: torch.Tensor) -> torch.Tensor:
+    """The model's per-frame log-probabilities of `images` as it reads them (evaluation mode: running
+    BatchNorm statistics, which this pass leaves untouched), as targets that carry no gradient."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model(images)[0].float()
+    finally:
+        model.train(was_training)
+
+
 def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None, teacher=None):
     images = batch.images.to(device, non_blocking=True)
     plate_types = batch.plate_types.to(device)
+    blue_images, recoloured = images, images.new_zeros(0, dtype=torch.long)
     if cfg.recolour_p:
-        images, plate_types = recolour_blue_plates(
+        images, plate_types, recoloured = recolour_blue_plates(
             images,
             plate_types,
             cfg.recolour_p,
             PLATE_TYPES.index("blue"),
             {c: PLATE_TYPES.index(c) for c in RECOLOURED},
         )
+    paired = cfg.polarity_weight > 0 and len(recoloured) > 0
     if augment is not None:
+        draws = torch.get_rng_state()
         images = augment(images)
+        if paired:  # the blue originals, warped, lit and degraded by the very same draws
+            after = torch.get_rng_state()
+            torch.set_rng_state(draws)
+            blue_images = augment(blue_images)
+            torch.set_rng_state(after)
+    blue_images = blue_images[recoloured]
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
+        blue_images = blue_images.contiguous(memory_format=torch.channels_last)
     with autocast():
         log_probs, type_logits = model(images)
         soft_targets = teacher(images) if teacher is not None else None
+        blue_targets = _reading_targets(model, blue_images) if paired else None
     log_probs = log_probs.float()
     input_lengths = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     ctc = F.ctc_loss(
@@ -312,6 +335,11 @@ def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=
     loss = ctc + cfg.type_loss_weight * type_loss
     if soft_targets is not None:
         loss = loss + cfg.distill_weight * distillation_loss(log_probs, soft_targets, cfg.distill_temperature)
+    if blue_targets is not None:
+        # Real glyphs are learnt mostly in blue: a redrawn plate should be read as its blue original is.
+        loss = loss + cfg.polarity_weight * distillation_loss(
+            log_probs[:, recoloured], blue_targets, cfg.distill_temperature
+        )
     return loss
 
 
