@@ -7,6 +7,7 @@
         [--predictions cv.csv]  # every held-out plate's label and readings, for error analysis
         [--train-fraction 0.5]  # fine-tune on part of each fold's training plates (a learning curve)
         [--keep DIR]            # keep the fine-tuned fold checkpoints (for later analysis)
+        [--keep DIR --reuse]    # score the fold checkpoints a run kept, without fine-tuning again
         [--jobs 10]             # run the fine-tunings at once in separate processes (many cores or a GPU)
     python bench/accuracy.py --recipe student --pretrained runs/recipe/pretrain_fast/best.pt \
         --teacher TEACHER.pt    # the fast student's stage 2, distilled from TEACHER, read once per plate
@@ -42,14 +43,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from plateocr import PlateReader  # noqa: E402
 from plateocr.alphabet import Tokenizer  # noqa: E402
 from plateocr.data.datasets import cv_folds, list_records, write_manifest  # noqa: E402
-from plateocr.data.images import load_image, prepare_crop  # noqa: E402
+from plateocr.data.images import load_image  # noqa: E402
 from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
 from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 from plateocr.reading.decoding import sequence_confidence  # noqa: E402
 from plateocr.reading.devices import resolve_device  # noqa: E402
 from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, ship  # noqa: E402
-from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability  # noqa: E402
+from plateocr.scoring.calibration import (  # noqa: E402
+    IDENTITY_MAP,
+    expected_calibration_error,
+    fit_confidence_map,
+    fit_temperature,
+    map_confidences,
+    reliability,
+)
 from plateocr.scoring.evaluation import read_records  # noqa: E402
 from plateocr.scoring.metrics import summarize  # noqa: E402
 from plateocr.training.config import TrainConfig, parse_overrides  # noqa: E402
@@ -116,6 +124,7 @@ def write_provenance(
     meta = {
         "default_reading": default_reading,
         "temperature": result["calibration"]["temperature"],
+        "confidence_map": result["calibration"]["confidence_map"],
         "recipe": args.recipe,
         "stage1": [{**checkpoint_identity(p), "checkpoint": repo_relative(p)} for p in args.pretrained],
         "result": result,
@@ -130,36 +139,49 @@ def write_provenance(
 
 
 def posteriors(payload: dict, reading: str, records) -> torch.Tensor:
-    """(T, B, C) log-probabilities of the records' crops as `reading` reads them."""
+    """(T, B, C) log-probabilities each record's reading was decoded from, as `reading` reads it: the
+    plate found in its box and the layout kept, loaded as `read_files` loads it."""
     reader = reader_for(payload, reading)
-    crops = np.stack([prepare_crop(load_image(r.path), reader.input_size) for r in records])
-    return reader.forward(torch.as_tensor(crops).permute(0, 3, 1, 2).contiguous())[0]
+    return reader.read_with_posteriors([load_image(r.path, reader.input_size) for r in records])[1]
 
 
 def calibrate(log_probs: torch.Tensor, rows: list[dict]) -> tuple[dict, list[float]]:
-    """Temperature fitted on all held-out reads, and its calibration error measured by cross-fitting
-    (fitted on one half of the plates, scored on the other, both ways) so no read scores its own fit."""
+    """Temperature and confidence map fitted on all held-out reads, and the calibration error they
+    leave, measured by cross-fitting (both fitted on one half of the plates, scored on the other,
+    both ways) so that no read scores its own fit."""
     tokenizer = Tokenizer()
     sequences = [tokenizer.encode(r["plate"]) for r in rows]
     correct = [r["plate"] == r["label"] for r in rows]
+
+    def fit(on: list[int]) -> tuple[float, tuple[float, float]]:
+        picked = log_probs[:, on], [sequences[i] for i in on]
+        t = fit_temperature(*picked, [correct[i] for i in on])
+        return t, fit_confidence_map(sequence_confidence(*picked, t), [correct[i] for i in on])
+
+    def calibrated(on: list[int], t: float, confidence_map: tuple[float, float]) -> list[float]:
+        return map_confidences(sequence_confidence(log_probs[:, on], [sequences[i] for i in on], t), confidence_map)
+
+    everyone = list(range(len(rows)))
     before = sequence_confidence(log_probs, sequences)
-    temperature = fit_temperature(log_probs, sequences, correct)
-    crossfit = [0.0] * len(rows)
-    halves = [list(range(0, len(rows), 2)), list(range(1, len(rows), 2))]
+    temperature, confidence_map = fit(everyone)
+    crossfit, temperature_only = [0.0] * len(rows), [0.0] * len(rows)
+    halves = [everyone[0::2], everyone[1::2]]
     for fit_on, score_on in (halves, halves[::-1]):
-        t = fit_temperature(log_probs[:, fit_on], [sequences[i] for i in fit_on], [correct[i] for i in fit_on])
-        for i, c in zip(score_on, sequence_confidence(log_probs[:, score_on], [sequences[i] for i in score_on], t)):
-            crossfit[i] = c
+        t, m = fit(fit_on)
+        for i, c, c_t in zip(score_on, calibrated(score_on, t, m), calibrated(score_on, t, IDENTITY_MAP)):
+            crossfit[i], temperature_only[i] = c, c_t
     median_right = lambda conf: float(np.median([c for c, ok in zip(conf, correct) if ok])) if any(correct) else 0.0
     report = {
         "temperature": temperature,
+        "confidence_map": list(confidence_map),
         "ece_uncalibrated": expected_calibration_error(before, correct),
+        "ece_temperature_only_crossfit": expected_calibration_error(temperature_only, correct),
         "ece_calibrated_crossfit": expected_calibration_error(crossfit, correct),
         "median_confidence_right_uncalibrated": round(median_right(before), 4),
         "median_confidence_right_calibrated": round(median_right(crossfit), 4),
         "reliability_calibrated": reliability(crossfit, correct, bins=10),
     }
-    return report, sequence_confidence(log_probs, sequences, temperature)
+    return report, calibrated(everyone, temperature, confidence_map)
 
 
 def scores(rows) -> dict:
@@ -255,6 +277,12 @@ def main() -> int:
     )
     parser.add_argument("--keep", metavar="DIR", help="keep each fold's fine-tuned checkpoints in DIR/foldK_memberI")
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep DIR: read the fold checkpoints a run with the same --pretrained, --seed and "
+        "--folds left there, instead of fine-tuning them again",
+    )
+    parser.add_argument(
         "--recipe",
         choices=RECIPES,
         default="ensemble",
@@ -274,6 +302,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.reuse and not args.keep:
+        parser.error("--reuse reads the fold checkpoints of --keep DIR: give --keep")
     if not 0 < args.train_fraction <= 1:
         parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     try:
@@ -317,7 +347,12 @@ def main() -> int:
                 )
                 for i, (path, model) in enumerate(zip(args.pretrained, stage1))
             ]
-        if args.jobs == 1:
+        if args.reuse:
+            tuned_paths = [f"{job[5]}/{SHIPPED_STAGE2}" for job in jobs]
+            missing = [p for p in tuned_paths if not Path(p).is_file()]
+            if missing:
+                parser.error(f"--reuse: no fold checkpoint {missing[0]} (a run with --keep {args.keep} leaves them)")
+        elif args.jobs == 1:
             tuned_paths = list(map(fine_tune, jobs))
         else:  # spawn: each fine-tuning runs in a fresh interpreter with its own torch threads
             with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -360,8 +395,10 @@ def main() -> int:
             result.update({f"{prefix}{reading}_{key}": round(v, 4) for key, v in s.items()})
     calibration, calibrated = calibrate(torch.cat(held_out_log_probs, 1), rows[default_reading])
     print(
-        f"calibration of {default_reading}: temperature {calibration['temperature']}, ECE "
-        f"{calibration['ece_uncalibrated']:.4f} -> {calibration['ece_calibrated_crossfit']:.4f} (cross-fitted), "
+        f"calibration of {default_reading}: temperature {calibration['temperature']}, confidence map "
+        f"{calibration['confidence_map']}, ECE {calibration['ece_uncalibrated']:.4f} -> "
+        f"{calibration['ece_temperature_only_crossfit']:.4f} (temperature) -> "
+        f"{calibration['ece_calibrated_crossfit']:.4f} (both; cross-fitted), "
         f"median confidence of right reads {calibration['median_confidence_right_uncalibrated']:.3f} -> "
         f"{calibration['median_confidence_right_calibrated']:.3f}"
     )

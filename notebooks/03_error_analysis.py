@@ -162,8 +162,9 @@ display(Markdown(analysis.conclude_slant(slant_tables)))
 # %% [markdown]
 # ## Calibration
 # Does a confidence of 0.9 mean 9 plates in 10 right? Reads binned by confidence; the diagonal is
-# perfect calibration. The out-of-fold readings carry the temperature-calibrated confidence
-# (`plateocr.scoring.calibration`) where the predictions file has it.
+# perfect calibration. The out-of-fold readings carry the calibrated confidence (a temperature, then
+# a map of the plate's log-odds: `plateocr.scoring.calibration`) where the predictions file has it,
+# fitted on these same reads; `bench/accuracy.py` reports the cross-fitted error.
 
 # %%
 reliability = {name: analysis.reliability_table(df["confidence"], df["correct"]) for name, df in models.items()}

@@ -174,7 +174,10 @@ def test_load_predictions_reads_the_column_its_provenance_names(tmp_path):
         [1, "b.jpg", "苏E00001", "京E00001", "苏E00001", "0.4", "0.6"],
     ]
     df, info = analysis.load_predictions(
-        write_predictions(tmp_path, rows, {"default_reading": "greedy", "temperature": 1.5}), root=tmp_path
+        write_predictions(
+            tmp_path, rows, {"default_reading": "greedy", "temperature": 1.5, "confidence_map": [0.5, 2.0]}
+        ),
+        root=tmp_path,
     )
     assert info["column"] == "greedy" and info["calibrated"]
     assert df["plate"].tolist() == ["皖A12345", "京E00001"]
@@ -182,7 +185,7 @@ def test_load_predictions_reads_the_column_its_provenance_names(tmp_path):
     assert df["confidence"].tolist() == [0.8, 0.6]
     assert df["path"].tolist() == [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
     assert info["readings"] == {"greedy": 0.5, "constrained_phase_deskew": 0.5}
-    assert "temperature 1.5" in info["note"]
+    assert "temperature 1.5, confidence map [0.5, 2.0])" in info["note"]
 
 
 def test_load_predictions_without_provenance_reads_the_default_readers_column(tmp_path):

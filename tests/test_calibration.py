@@ -3,7 +3,13 @@ import pytest
 import torch
 
 from plateocr.reading.decoding import sequence_confidence
-from plateocr.scoring.calibration import expected_calibration_error, fit_temperature, reliability
+from plateocr.scoring.calibration import (
+    expected_calibration_error,
+    fit_confidence_map,
+    fit_temperature,
+    map_confidences,
+    reliability,
+)
 
 
 def test_a_calibrated_model_has_no_calibration_error():
@@ -54,3 +60,23 @@ def test_a_fitted_temperature_makes_confidence_match_accuracy():
 def test_fit_temperature_needs_reads():
     with pytest.raises(ValueError, match="at least one read"):
         fit_temperature(torch.zeros(4, 0, 5), [], [])
+
+
+def test_a_fitted_confidence_map_recovers_how_often_reads_are_right():
+    """Reads right with probability σ(2 · logit(c) + 1): the fit finds that map, and the mapped
+    confidences are calibrated where the raw ones are not."""
+    rng = np.random.default_rng(0)
+    confidences = rng.uniform(0.05, 0.95, 20_000)
+    logit = np.log(confidences / (1 - confidences))
+    correct = rng.uniform(0, 1, len(confidences)) < 1 / (1 + np.exp(-(2 * logit + 1)))
+    slope, intercept = fit_confidence_map(confidences, correct)
+    assert slope == pytest.approx(2.0, abs=0.1) and intercept == pytest.approx(1.0, abs=0.1)
+    mapped = map_confidences(confidences, (slope, intercept))
+    assert expected_calibration_error(mapped, correct) < 0.02 < expected_calibration_error(confidences, correct)
+
+
+def test_a_confidence_map_fitted_on_right_reads_alone_stays_finite():
+    slope, intercept = fit_confidence_map([0.6, 0.8, 0.95, 0.99], [True] * 4)
+    assert np.isfinite([slope, intercept]).all() and intercept > 0
+    with pytest.raises(ValueError, match="at least one read"):
+        fit_confidence_map([], [])

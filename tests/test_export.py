@@ -79,11 +79,13 @@ def test_the_export_carries_how_its_model_reads_and_the_onnx_reader_applies_it(t
     from plateocr.reading.reader import DEFAULT_CHECKPOINT
 
     checkpoint = save_checkpoint(
-        tmp_path / "calibrated.pt", {**load_checkpoint(DEFAULT_CHECKPOINT), "tta": "none", "temperature": 0.5}
+        tmp_path / "calibrated.pt",
+        {**load_checkpoint(DEFAULT_CHECKPOINT), "tta": "none", "temperature": 0.5, "confidence_map": [0.6, 1.5]},
     )
     onnx_reader = PlateReader.from_pretrained(export_onnx(checkpoint, tmp_path / "calibrated.onnx"))
     torch_reader = PlateReader.from_pretrained(checkpoint, precision="float32")
-    assert (onnx_reader.tta, onnx_reader.temperature) == (torch_reader.tta, torch_reader.temperature) == ("none", 0.5)
+    how = lambda r: (r.tta, r.temperature, r.confidence_map)
+    assert how(onnx_reader) == how(torch_reader) == ("none", 0.5, (0.6, 1.5))
     files = sorted(SAMPLE_DIR.glob("*.jpg"))[:6]
     assert np.allclose(
         [r.confidence for r in onnx_reader.read(files)], [r.confidence for r in torch_reader.read(files)], atol=1e-3

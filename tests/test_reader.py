@@ -93,6 +93,11 @@ def test_the_accurate_model_is_the_recipes_slim_ensemble_and_loads_by_its_name()
     reader = PlateReader.from_pretrained("accurate")
     assert reader.arch == "+".join(MEMBERS) and reader.source == str(SHIPPED_ACCURATE)
     assert reader.tta == READING["accurate"]["tta"]
+    calibration = READING["accurate"]
+    assert (reader.temperature, list(reader.confidence_map)) == (
+        calibration["temperature"],
+        calibration["confidence_map"],
+    )
     # The bundled sample is real crops the recipe held out, a quarter of them outside 皖: the shipped
     # model reads about 0.94 of them, a stage-1 file or a wrong one far fewer.
     files = sorted(SAMPLE_DIR.glob("*.jpg"))
@@ -193,6 +198,25 @@ def test_a_stored_temperature_changes_confidences_and_never_readings(tmp_path):
     assert all(len({rs[i].confidence for rs in reads.values()}) == 3 for i in range(len(files)))
 
 
+def test_a_stored_confidence_map_changes_confidences_and_never_readings(tmp_path):
+    from plateocr.models.checkpoint import load_checkpoint, save_checkpoint
+    from plateocr.reading.reader import DEFAULT_CHECKPOINT
+
+    payload, files = load_checkpoint(DEFAULT_CHECKPOINT), sorted(SAMPLE_DIR.glob("*.jpg"))[:8]
+    reads = {}
+    for confidence_map in ((1.0, 0.0), (0.5, 3.0)):
+        path = save_checkpoint(tmp_path / f"m{confidence_map}.pt", {**payload, "confidence_map": list(confidence_map)})
+        reader = PlateReader.from_pretrained(path, tta="none")
+        assert reader.confidence_map == confidence_map
+        reads[confidence_map] = reader.read(files)
+    plain, mapped = reads.values()
+    assert [r.plate for r in plain] == [r.plate for r in mapped]
+    # A slope under 1 and an intercept above 0 lift every confidence under 0.998 (σ(3) ≈ 0.95 at 0.5).
+    assert all(m.confidence > p.confidence for p, m in zip(plain, mapped) if p.confidence < 0.998)
+    order = lambda rs: np.argsort([r.confidence for r in rs], kind="stable").tolist()
+    assert order(plain) == order(mapped)  # a monotone map: the ranking of reads is kept
+
+
 def test_a_loosely_cropped_sample_plate_is_read():
     """A detector's box: the plate with up to 10 % of its size around it on every side, off-centre."""
     from plateocr.data.images import load_image
@@ -234,6 +258,24 @@ def test_a_turned_plate_whose_box_looks_double_row_is_read_as_one_row():
     result = shipped.read(turned)
     assert (result.plate, result.valid, result.plate_type) == (file.stem, True, "blue")
     assert [r.plate for r in shipped.read_files([file])] == [file.stem]
+
+
+def test_the_posteriors_of_a_reading_are_those_of_the_crop_it_read():
+    """Calibration is fitted on the frames a reading was decoded from: for boxes the reader rectifies
+    or reads in two layouts, those of the plate it found and of the layout it kept."""
+    from plateocr.alphabet import Tokenizer
+    from plateocr.data.images import load_image
+    from plateocr.data.perturbations import perturb
+    from plateocr.reading.decoding import sequence_confidence
+
+    shipped, files = PlateReader.from_pretrained(), sorted(SAMPLE_DIR.glob("*.jpg"))[:6]
+    boxes = [perturb(load_image(f), "loose_box", 0.3, np.random.default_rng(i)) for i, f in enumerate(files)]
+    boxes += [perturb(load_image(files[0]), "rotation", 10.0, np.random.default_rng(0))]  # two layouts
+    results, log_probs = shipped.read_with_posteriors(boxes)
+    assert results == shipped.read(boxes) and log_probs.shape[1] == len(boxes)
+    sequences = [Tokenizer().encode(r.plate) for r in results]
+    recomputed = sequence_confidence(log_probs, sequences, shipped.temperature)
+    assert recomputed == pytest.approx([r.confidence for r in results], abs=1e-5)
 
 
 def test_reading_precision_is_chosen_by_the_hardware_and_float32_on_request():

@@ -1,7 +1,7 @@
 """ONNX export with a dynamic batch axis; `PlateReader.from_pretrained("x.onnx")` reads the export.
 
-The model's settings (arch, alphabet, whether its crops are deskewed, its views and calibration
-temperature) travel in the ONNX file's metadata, as they do in a checkpoint. Writing an export
+The model's settings (arch, alphabet, whether its crops are deskewed, its views and calibration:
+temperature and confidence map) travel in the ONNX file's metadata, as they do in a checkpoint. Writing an export
 needs the `export` extra (onnx); reading one needs only onnxruntime, which every install has.
 """
 
@@ -52,6 +52,7 @@ def export_onnx(checkpoint: str | Path | None, onnx_path: str | Path, overwrite:
         "plateocr_deskew": json.dumps(reader.deskew),
         "plateocr_tta": reader.tta,
         "plateocr_temperature": json.dumps(reader.temperature),
+        "plateocr_confidence_map": json.dumps(reader.confidence_map),
     }
     for key, value in meta.items():
         entry = proto.metadata_props.add()

@@ -30,6 +30,7 @@ from ..errors import CheckpointError, ImageError, PlateOCRError
 from ..models.checkpoint import load_checkpoint, trained_deskewed
 from ..models.crnn import arch_members, build_model, input_size
 from ..models.fusion import fold_batch_norms
+from ..scoring.calibration import IDENTITY_MAP, map_confidences
 from .decoding import decode_constrained, decode_greedy
 from .devices import reading_dtype
 from .graph import OnnxModel, ReadingGraph
@@ -110,6 +111,7 @@ class PlateReader:
         temperature: float = 1.0,
         precision: str = "auto",
         rectify: bool = True,
+        confidence_map: tuple[float, float] = IDENTITY_MAP,
     ):
         if decoder not in DECODERS:
             raise PlateOCRError(f"unknown decoder {decoder!r}: choose one of {', '.join(DECODERS)}")
@@ -121,9 +123,10 @@ class PlateReader:
         first_conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
         nhwc = first_conv is not None and first_conv.weight.is_contiguous(memory_format=torch.channels_last)
         self.memory_format = torch.channels_last if nhwc else torch.contiguous_format
-        # The calibration temperature fitted for this model (plateocr.scoring.calibration): it changes
-        # confidences, never readings.
+        # The calibration fitted for this model (plateocr.scoring.calibration): a temperature, then a
+        # map of the plate's log-odds. They change confidences, never readings.
         self.temperature = temperature
+        self.confidence_map = (float(confidence_map[0]), float(confidence_map[1]))
         # bf16 convolutions where the hardware has bf16 units (devices.reading_dtype); an ONNX
         # session runs in the precision it was exported in.
         self.autocast_dtype = reading_dtype(self.device, precision)
@@ -184,6 +187,7 @@ class PlateReader:
             source=source,
             tta=payload.get("tta", DEFAULT_TTA) if tta is None else tta,
             temperature=float(payload.get("temperature", 1.0)),
+            confidence_map=tuple(payload.get("confidence_map", IDENTITY_MAP)),
             deskew=trained_deskewed(payload) if deskew is None else deskew,
             precision=precision,
             rectify=rectify,
@@ -252,6 +256,7 @@ class PlateReader:
             tta=meta.get("plateocr_tta", "none") if tta is None else tta,
             deskew=json.loads(meta.get("plateocr_deskew", "false")) if deskew is None else deskew,
             temperature=float(meta.get("plateocr_temperature", "1.0")),
+            confidence_map=tuple(json.loads(meta.get("plateocr_confidence_map", json.dumps(IDENTITY_MAP)))),
             precision="float32",
             rectify=rectify,
         )
@@ -269,6 +274,8 @@ class PlateReader:
     def decode(self, log_probs: torch.Tensor, type_logits: torch.Tensor, paths=None) -> list[PlateResult]:
         decode = decode_constrained if self.decoder == "constrained" else decode_greedy
         texts = decode(log_probs, self.tokenizer, self.temperature)
+        confidences = map_confidences([c for _, c in texts], self.confidence_map)
+        texts = [(t, c) for (t, _), c in zip(texts, confidences)]
         types = type_logits.argmax(-1).tolist()
         paths = paths or [None] * len(texts)
         return [
@@ -290,20 +297,33 @@ class PlateReader:
         if isinstance(x, (list, tuple)):
             out: list[PlateResult] = []
             for start in range(0, len(x), batch_size):
-                chunk = x[start : start + batch_size]
-                layouts = [prepare_layouts(to_pil(item), self.input_size, self.rectify) for item in chunk]
-                out += self.read_layouts(layouts, [str(i) if isinstance(i, (str, Path)) else None for i in chunk])
+                out += self.read_with_posteriors(x[start : start + batch_size])[0]
             return out
         return self.read([x])[0]
 
     def read_layouts(self, layouts: list[list[np.ndarray]], paths: list) -> list[PlateResult]:
         """One result per plate from its crop prepared in each layout it may hold
         (`images.prepare_layouts`): the valid, then the more confident, reading."""
-        results = iter(self.read_prepared(np.stack([crop for crops in layouts for crop in crops])))
-        return [
-            replace(max((next(results) for _ in crops), key=lambda r: (r.valid, r.confidence)), path=path)
-            for crops, path in zip(layouts, paths)
-        ]
+        return self._read_layouts(layouts, paths)[0]
+
+    def _read_layouts(self, layouts: list[list[np.ndarray]], paths: list) -> tuple[list[PlateResult], torch.Tensor]:
+        """`read_layouts`, and the (T, B, C) log-probabilities each result was decoded from."""
+        crops = torch.as_tensor(np.stack([crop for crops in layouts for crop in crops]))
+        with _one_torch_thread(self.onnx_session is not None):
+            log_probs, type_logits = self.forward(crops.permute(0, 3, 1, 2).contiguous())
+            results = self.decode(log_probs, type_logits)
+        chosen, first = [], 0
+        for crops_of_plate in layouts:
+            candidates = range(first, first + len(crops_of_plate))
+            chosen.append(max(candidates, key=lambda i: (results[i].valid, results[i].confidence)))
+            first += len(crops_of_plate)
+        return [replace(results[i], path=path) for i, path in zip(chosen, paths)], log_probs[:, chosen]
+
+    def read_with_posteriors(self, images: list | tuple) -> tuple[list[PlateResult], torch.Tensor]:
+        """Read crops as `read` does (in one batch), and return the (T, B, C) frame log-probabilities
+        (views averaged) each reading was decoded from: what a confidence calibration is fitted on."""
+        layouts = [prepare_layouts(to_pil(item), self.input_size, self.rectify) for item in images]
+        return self._read_layouts(layouts, [str(i) if isinstance(i, (str, Path)) else None for i in images])
 
     def read_files(
         self, paths: Iterable[str | Path], batch_size: int = 64, workers: int = 0, vertices=None

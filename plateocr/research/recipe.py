@@ -99,10 +99,13 @@ STUDENT = "fast"
 STUDENT_FINETUNE = dict(
     FINETUNE, degraded_crops=False, recolour_p=0.3, teacher_tta="none", distill_weight=1.0, distill_temperature=2.0
 )
-# How each shipped model reads by default: its views, and the temperature that makes its confidence
-# a probability (fitted by `bench/accuracy.py` on held-out reads of the same recipe; see
-# plateocr.scoring.calibration).
-READING = {"accurate": {"tta": "phase", "temperature": 0.161}, "fast": {"tta": "none", "temperature": 0.7123}}
+# How each shipped model reads by default: its views, and the temperature and confidence map that
+# make its confidence a probability (fitted by `bench/accuracy.py` on held-out reads of the same
+# recipe; see plateocr.scoring.calibration; the fast model's map is the identity).
+READING = {
+    "accurate": {"tta": "phase", "temperature": 0.1302, "confidence_map": [0.3568, 2.9247]},
+    "fast": {"tta": "none", "temperature": 0.7123},
+}
 # With a cosine schedule the last epoch is the intended model; "best" would be picked on ~60 plates.
 SHIPPED_STAGE2 = "last.pt"
 # The checkpoints the wheel bundles, which evaluate, predict and PlateReader read by name; --ship
