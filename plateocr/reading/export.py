@@ -1,8 +1,9 @@
 """ONNX export with a dynamic batch axis; `PlateReader.from_pretrained("x.onnx")` reads the export.
 
-The model's settings (arch, alphabet, whether its crops are deskewed, its views and calibration:
-temperature and confidence map) travel in the ONNX file's metadata, as they do in a checkpoint. Writing an export
-needs the `export` extra (onnx); reading one needs only onnxruntime, which every install has.
+The model's settings (arch, alphabet, whether its crops are deskewed, its views and its calibration:
+temperature and confidence map) travel in the ONNX file's metadata, as they do in a checkpoint.
+Writing an export needs the `export` extra (onnx); reading one needs only onnxruntime, which every
+install has.
 """
 
 from __future__ import annotations

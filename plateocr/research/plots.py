@@ -184,7 +184,8 @@ def reliability_diagram(tables: dict, eces: dict, title: str = "Reliability"):
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    # Calibrated models sit along the diagonal and at its top right: the legend goes below it.
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
 
