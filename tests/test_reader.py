@@ -267,6 +267,7 @@ def test_the_posteriors_of_a_reading_are_those_of_the_crop_it_read():
     from plateocr.data.images import load_image
     from plateocr.data.perturbations import perturb
     from plateocr.reading.decoding import sequence_confidence
+    from plateocr.scoring.calibration import map_confidences
 
     shipped, files = PlateReader.from_pretrained(), sorted(SAMPLE_DIR.glob("*.jpg"))[:6]
     boxes = [perturb(load_image(f), "loose_box", 0.3, np.random.default_rng(i)) for i, f in enumerate(files)]
@@ -274,7 +275,7 @@ def test_the_posteriors_of_a_reading_are_those_of_the_crop_it_read():
     results, log_probs = shipped.read_with_posteriors(boxes)
     assert results == shipped.read(boxes) and log_probs.shape[1] == len(boxes)
     sequences = [Tokenizer().encode(r.plate) for r in results]
-    recomputed = sequence_confidence(log_probs, sequences, shipped.temperature)
+    recomputed = map_confidences(sequence_confidence(log_probs, sequences, shipped.temperature), shipped.confidence_map)
     assert recomputed == pytest.approx([r.confidence for r in results], abs=1e-5)
 
 
