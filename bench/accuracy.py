@@ -51,7 +51,6 @@ from plateocr.reading.decoding import sequence_confidence  # noqa: E402
 from plateocr.reading.devices import resolve_device  # noqa: E402
 from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, ship  # noqa: E402
 from plateocr.scoring.calibration import (  # noqa: E402
-    IDENTITY_MAP,
     expected_calibration_error,
     fit_confidence_map,
     fit_temperature,
@@ -154,12 +153,12 @@ def calibrate(log_probs: torch.Tensor, rows: list[dict]) -> tuple[dict, list[flo
     correct = [r["plate"] == r["label"] for r in rows]
 
     def fit(on: list[int]) -> tuple[float, tuple[float, float]]:
-        picked = log_probs[:, on], [sequences[i] for i in on]
-        t = fit_temperature(*picked, [correct[i] for i in on])
-        return t, fit_confidence_map(sequence_confidence(*picked, t), [correct[i] for i in on])
+        right = [correct[i] for i in on]
+        t = fit_temperature(log_probs[:, on], [sequences[i] for i in on], right)
+        return t, fit_confidence_map(at_temperature(on, t), right)
 
-    def calibrated(on: list[int], t: float, confidence_map: tuple[float, float]) -> list[float]:
-        return map_confidences(sequence_confidence(log_probs[:, on], [sequences[i] for i in on], t), confidence_map)
+    def at_temperature(on: list[int], t: float) -> list[float]:
+        return sequence_confidence(log_probs[:, on], [sequences[i] for i in on], t)
 
     everyone = list(range(len(rows)))
     before = sequence_confidence(log_probs, sequences)
@@ -168,8 +167,9 @@ def calibrate(log_probs: torch.Tensor, rows: list[dict]) -> tuple[dict, list[flo
     halves = [everyone[0::2], everyone[1::2]]
     for fit_on, score_on in (halves, halves[::-1]):
         t, m = fit(fit_on)
-        for i, c, c_t in zip(score_on, calibrated(score_on, t, m), calibrated(score_on, t, IDENTITY_MAP)):
-            crossfit[i], temperature_only[i] = c, c_t
+        sharpened = at_temperature(score_on, t)
+        for i, c_t, c in zip(score_on, sharpened, map_confidences(sharpened, m)):
+            temperature_only[i], crossfit[i] = c_t, c
     median_right = lambda conf: float(np.median([c for c, ok in zip(conf, correct) if ok])) if any(correct) else 0.0
     report = {
         "temperature": temperature,
@@ -181,7 +181,7 @@ def calibrate(log_probs: torch.Tensor, rows: list[dict]) -> tuple[dict, list[flo
         "median_confidence_right_calibrated": round(median_right(crossfit), 4),
         "reliability_calibrated": reliability(crossfit, correct, bins=10),
     }
-    return report, calibrated(everyone, temperature, confidence_map)
+    return report, map_confidences(at_temperature(everyone, temperature), confidence_map)
 
 
 def scores(rows) -> dict:

@@ -275,21 +275,26 @@ class PlateReader:
         decode = decode_constrained if self.decoder == "constrained" else decode_greedy
         texts = decode(log_probs, self.tokenizer, self.temperature)
         confidences = map_confidences([c for _, c in texts], self.confidence_map)
-        texts = [(t, c) for (t, _), c in zip(texts, confidences)]
         types = type_logits.argmax(-1).tolist()
         paths = paths or [None] * len(texts)
         return [
-            PlateResult(t, c, PLATE_TYPES[k], p, valid=is_valid_plate(t)) for (t, c), k, p in zip(texts, types, paths)
+            PlateResult(t, c, PLATE_TYPES[k], p, valid=is_valid_plate(t))
+            for (t, _), c, k, p in zip(texts, confidences, types, paths)
         ]
 
     def read_prepared(self, crops: np.ndarray | torch.Tensor, paths=None) -> list[PlateResult]:
         """Read a batch of crops already prepared by `images.prepare_crop` (B×H×W×3 uint8), not
         deskewed: the reader deskews them if its model needs it."""
+        return self._read_prepared(crops, paths)[0]
+
+    def _read_prepared(self, crops: np.ndarray | torch.Tensor, paths=None) -> tuple[list[PlateResult], torch.Tensor]:
+        """`read_prepared`, and the (T, B, C) log-probabilities the results were decoded from."""
         batch = torch.as_tensor(crops)
         if batch.ndim != 4 or tuple(batch.shape[1:3]) != self.input_size:
             raise PlateOCRError(f"prepared crops must be B×{self.input_size[0]}×{self.input_size[1]}×3")
         with _one_torch_thread(self.onnx_session is not None):
-            return self.decode(*self.forward(batch.permute(0, 3, 1, 2).contiguous()), paths)
+            log_probs, type_logits = self.forward(batch.permute(0, 3, 1, 2).contiguous())
+            return self.decode(log_probs, type_logits, paths), log_probs
 
     # -- user-facing --------------------------------------------------------------------
     def read(self, x, batch_size: int = 64):
@@ -308,10 +313,7 @@ class PlateReader:
 
     def _read_layouts(self, layouts: list[list[np.ndarray]], paths: list) -> tuple[list[PlateResult], torch.Tensor]:
         """`read_layouts`, and the (T, B, C) log-probabilities each result was decoded from."""
-        crops = torch.as_tensor(np.stack([crop for crops in layouts for crop in crops]))
-        with _one_torch_thread(self.onnx_session is not None):
-            log_probs, type_logits = self.forward(crops.permute(0, 3, 1, 2).contiguous())
-            results = self.decode(log_probs, type_logits)
+        results, log_probs = self._read_prepared(np.stack([crop for crops in layouts for crop in crops]))
         chosen, first = [], 0
         for crops_of_plate in layouts:
             candidates = range(first, first + len(crops_of_plate))

@@ -299,12 +299,13 @@ def load_predictions(csv_path, meta_path=None, root=None) -> tuple[pd.DataFrame,
         ]
     )
     df["fold"] = raw["fold"].to_numpy()
+    calibration = f"temperature {meta.get('temperature')}" + (
+        f", confidence map {meta['confidence_map']}" if meta.get("confidence_map") else ""
+    )
     note = (
         f"{len(df)} out-of-fold readings from {csv_path.name}, column `{column}`"
         + ("" if meta.get("default_reading") else " (no provenance naming the default column: the default reader's)")
-        + (f", calibrated confidences (temperature {meta.get('temperature')}" if calibrated else "")
-        + (f", confidence map {meta['confidence_map']}" if calibrated and meta.get("confidence_map") else "")
-        + (")" if calibrated else "")
+        + (f", calibrated confidences ({calibration})" if calibrated else "")
     )
     return df, {
         "column": column,

@@ -297,10 +297,23 @@ def _reading_targets(model, images: torch.Tensor) -> torch.Tensor:
         model.train(was_training)
 
 
+def _augmented_alike(augment, images: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    """`images` augmented by the same draws as the call to `augment` made from RNG state `draws`
+    (same batch size), the RNG left where it was."""
+    if augment is None:
+        return images
+    after = torch.get_rng_state()
+    torch.set_rng_state(draws)
+    try:
+        return augment(images)
+    finally:
+        torch.set_rng_state(after)
+
+
 def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=None, teacher=None):
     images = batch.images.to(device, non_blocking=True)
     plate_types = batch.plate_types.to(device)
-    blue_images, recoloured = images, images.new_zeros(0, dtype=torch.long)
+    originals, recoloured = images, images.new_zeros(0, dtype=torch.long)
     if cfg.recolour_p:
         images, plate_types, recoloured = recolour_blue_plates(
             images,
@@ -309,23 +322,19 @@ def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=
             PLATE_TYPES.index("blue"),
             {c: PLATE_TYPES.index(c) for c in RECOLOURED},
         )
-    paired = cfg.polarity_weight > 0 and len(recoloured) > 0
+    # Pairs of each recoloured plate and its blue original: the RNG state the augmentation draws from.
+    draws = torch.get_rng_state() if cfg.polarity_weight > 0 and len(recoloured) else None
     if augment is not None:
-        draws = torch.get_rng_state()
         images = augment(images)
-        if paired:  # the blue originals, warped, lit and degraded by the very same draws
-            after = torch.get_rng_state()
-            torch.set_rng_state(draws)
-            blue_images = augment(blue_images)
-            torch.set_rng_state(after)
-    blue_images = blue_images[recoloured]
-    if cfg.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
-        blue_images = blue_images.contiguous(memory_format=torch.channels_last)
+    layout = lambda x: x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+    images = layout(images)
     with autocast():
         log_probs, type_logits = model(images)
         soft_targets = teacher(images) if teacher is not None else None
-        blue_targets = _reading_targets(model, blue_images) if paired else None
+        blue_targets = None
+        if draws is not None:  # the blue originals, warped, lit and degraded by the very same draws
+            blue_images = _augmented_alike(augment, originals, draws)[recoloured]
+            blue_targets = _reading_targets(model, layout(blue_images))
     log_probs = log_probs.float()
     input_lengths = torch.full((images.shape[0],), log_probs.shape[0], dtype=torch.long)
     ctc = F.ctc_loss(
