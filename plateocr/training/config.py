@@ -22,6 +22,7 @@ from ..models.crnn import ARCH_INPUT_SIZE, ARCHS, ENSEMBLE_SEPARATOR, input_size
 from ..synth.render import DEFAULT_TYPE_WEIGHTS
 
 LR_SCHEDULES = ("plateau", "cosine")
+DISTILL_ALIGNMENTS = ("frame", "character")
 
 
 def _param(default, help: str, **extra):
@@ -119,6 +120,11 @@ class TrainConfig:
     teacher_tta: str = _param("none", "the teacher's views: none, shift or phase")
     distill_weight: float = _param(1.0, "weight of the distillation loss beside CTC")
     distill_temperature: float = _param(2.0, "softening of both posteriors")
+    distill_alignment: str = _param(
+        "frame",
+        "what the distillation compares: 'frame', every frame's posteriors; 'character', "
+        "each label character's posteriors where each model's own best path emits it",
+    )
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -154,6 +160,10 @@ class TrainConfig:
             raise PlateOCRError(f"polarity_weight must be >= 0, got {self.polarity_weight}")
         if self.distill_temperature <= 0 or self.distill_weight < 0:
             raise PlateOCRError("distill_temperature must be positive and distill_weight >= 0")
+        if self.distill_alignment not in DISTILL_ALIGNMENTS:
+            raise PlateOCRError(
+                f"unknown distill_alignment {self.distill_alignment!r}: choose one of {', '.join(DISTILL_ALIGNMENTS)}"
+            )
         if self.split and self.data == SYNTHETIC:
             raise PlateOCRError(f"split {self.split!r} names a part of a data folder; synthetic data has none")
         return self

@@ -47,7 +47,7 @@ from ..reading.devices import cpu_has_bf16, resolve_device
 from ..reading.reader import PlateReader
 from ..scoring.metrics import summarize
 from .config import TrainConfig
-from .distill import Teacher, distillation_loss
+from .distill import Teacher, character_distillation_loss, distillation_loss, padded_targets
 from .distributed import Distributed
 from .provenance import files_fingerprint, provenance
 
@@ -343,7 +343,14 @@ def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=
     type_loss = F.cross_entropy(type_logits.float(), plate_types)
     loss = ctc + cfg.type_loss_weight * type_loss
     if soft_targets is not None:
-        loss = loss + cfg.distill_weight * distillation_loss(log_probs, soft_targets, cfg.distill_temperature)
+        if cfg.distill_alignment == "character":
+            labels = padded_targets(batch.targets, batch.target_lengths).to(device)
+            kd = character_distillation_loss(
+                log_probs, soft_targets, labels, batch.target_lengths, cfg.distill_temperature
+            )
+        else:
+            kd = distillation_loss(log_probs, soft_targets, cfg.distill_temperature)
+        loss = loss + cfg.distill_weight * kd
     if blue_targets is not None:
         # Real glyphs are learnt mostly in blue: a redrawn plate should be read as its blue original is.
         loss = loss + cfg.polarity_weight * distillation_loss(
