@@ -577,3 +577,18 @@ def test_a_recoloured_plate_learns_to_read_as_its_blue_original_under_the_same_a
     monkeypatch.setattr("plateocr.data.recolour.recolour_batch", lambda images, colours: images)
     assert _loss(model, batch, 1.0) == pytest.approx(_loss(model, batch, 0.0), abs=1e-5)
     assert not model.training  # the targets' evaluation pass leaves the model's mode as it found it
+
+
+@pytest.mark.parametrize("alignment", ["frame", "character"])
+def test_the_training_step_learns_the_teachers_posteriors(alignment):
+    model, batch = PlateReader.from_pretrained("fast", precision="float32").model.eval(), _sample_batch()
+    other = PlateReader.from_pretrained("accurate", tta="none", precision="float32").model.eval()
+
+    def loss(teacher=None) -> float:
+        cfg = TrainConfig(data="unused", out="unused", arch="fast", distill_alignment=alignment)
+        with torch.no_grad():
+            return float(ctc_and_type_loss(model, batch, cfg, torch.device("cpu"), nullcontext, teacher=teacher))
+
+    without = loss()
+    assert loss(lambda images: model(images)[0]) == pytest.approx(without, abs=1e-4)  # its own posteriors
+    assert loss(lambda images: other(images)[0]) > without + 1e-3

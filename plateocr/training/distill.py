@@ -69,7 +69,7 @@ def padded_targets(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch
 @torch.no_grad()
 def character_frames(log_probs: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The frame at which each label character is emitted on the most probable CTC path that spells
-    the label (Viterbi forced alignment): (B, L) frame indices, -1 where a plate has no such path
+    the label (Viterbi forced alignment), the surest frame of its run: (B, L) frame indices, -1 where a plate has no such path
     (fewer frames than its label needs) or no such character (padding).
 
     >>> lp = torch.full((5, 1, 4), -9.0); lp[[0, 1, 2, 3, 4], 0, [0, 2, 0, 0, 3]] = 0.0
@@ -106,7 +106,9 @@ def character_frames(log_probs: torch.Tensor, labels: torch.Tensor, lengths: tor
         state = state - moves[t, rows, state]
     char_states = 2 * torch.arange(max_len, device=log_probs.device) + 1
     on_char = path.unsqueeze(-1) == char_states  # T, B, L
-    frames = on_char.float().argmax(0)  # the first frame of each character's run
+    # Within each character's run, the frame surest of it: the run's first frame would pull each
+    # character a frame earlier on every step, and the alignment drifts to the left edge.
+    frames = torch.where(on_char, emit[:, :, 1::2], impossible).argmax(0)
     valid = on_char.any(0) & feasible.unsqueeze(1)
     return torch.where(valid, frames, torch.full_like(frames, -1))
 
