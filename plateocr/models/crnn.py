@@ -21,7 +21,14 @@ from torch import nn
 from ..alphabet import PLATE_TYPES
 from ..errors import PlateOCRError
 
-ARCH_INPUT_SIZE = {"compact": (32, 96), "fast": (32, 96), "wide": (32, 96), "sharp": (32, 96), "seed": (32, 128)}
+ARCH_INPUT_SIZE = {
+    "compact": (32, 96),
+    "fast": (32, 96),
+    "glance": (32, 96),
+    "wide": (32, 96),
+    "sharp": (32, 96),
+    "seed": (32, 128),
+}
 
 
 def conv_bn(c_in: int, c_out: int, stride=1) -> nn.Sequential:
@@ -66,7 +73,12 @@ class CompactCRNN(nn.Module):
             conv_bn(c4, c4),
             nn.MaxPool2d((2, 1)),  # 2 × 24
         )
-        self.rnn = nn.LSTM(2 * c4, hidden, bidirectional=True) if sequence == "lstm" else ConvSequence(c4, 2 * hidden)
+        if sequence == "lstm":
+            self.rnn: nn.Module = nn.LSTM(2 * c4, hidden, bidirectional=True)
+        elif sequence == "conv":
+            self.rnn = ConvSequence(c4, 2 * hidden)
+        else:  # "conv_attention"
+            self.rnn = nn.Sequential(ConvSequence(c4, 2 * hidden), GlobalContext(2 * hidden))
         self.classifier = nn.Linear(2 * hidden, num_classes)
         self.type_head = nn.Linear(c4, num_types)
 
@@ -119,6 +131,24 @@ class ConvSequence(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
+class GlobalContext(nn.Module):
+    """One self-attention layer over the steps of a convolutional sequence head, so that every step
+    sees the whole plate. A teacher whose recurrent layer emits a double-row plate's upper letter
+    right after its province, frames away from the letter's glyph, asks that reach of a student
+    that learns its frames; the convolutions' five columns alone cannot follow it there."""
+
+    def __init__(self, dim: int, steps: int = 24, heads: int = 4):
+        super().__init__()
+        self.position = nn.Parameter(torch.zeros(steps, 1, dim))
+        self.norm = nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """(T, B, D) to (T, B, D): each step plus what it gathers from all steps."""
+        x = self.norm(seq + self.position)
+        return seq + self.attention(x, x, x, need_weights=False)[0]
+
+
 class WideCRNN(CompactCRNN):
     """The compact layout with twice the channels and LSTM width (~1.0 M parameters); `train`'s default.
 
@@ -150,6 +180,14 @@ class FastCRNN(CompactCRNN):
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
         super().__init__(num_classes, num_types, hidden=96, channels=(24, 48, 96, 128), sequence="conv")
+
+
+class GlanceCRNN(CompactCRNN):
+    """The fast student with one self-attention layer after its convolutional sequence head
+    (GlobalContext): it can emit a character frames away from its glyph, as its teacher does."""
+
+    def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
+        super().__init__(num_classes, num_types, hidden=96, channels=(24, 48, 96, 128), sequence="conv_attention")
 
 
 class ResidualBlock(nn.Module):
@@ -225,7 +263,14 @@ class EnsembleCRNN(nn.Module):
         return log_probs, type_log_probs
 
 
-ARCHS = {"compact": CompactCRNN, "fast": FastCRNN, "wide": WideCRNN, "sharp": SharpCRNN, "seed": SeedCRNN}
+ARCHS = {
+    "compact": CompactCRNN,
+    "fast": FastCRNN,
+    "glance": GlanceCRNN,
+    "wide": WideCRNN,
+    "sharp": SharpCRNN,
+    "seed": SeedCRNN,
+}
 ENSEMBLE_SEPARATOR = "+"
 
 
