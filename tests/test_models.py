@@ -5,7 +5,7 @@ from plateocr.errors import PlateOCRError
 from plateocr.models.crnn import ARCH_INPUT_SIZE, EnsembleCRNN, build_model, count_parameters, input_size
 
 
-@pytest.mark.parametrize("arch", ["compact", "fast", "wide", "sharp", "seed"])
+@pytest.mark.parametrize("arch", ["compact", "fast", "glance", "wide", "sharp", "seed"])
 def test_output_shapes(arch):
     model = build_model(arch, num_classes=77).eval()
     images = torch.randint(0, 256, (3, 3, *ARCH_INPUT_SIZE[arch]), dtype=torch.uint8)
@@ -82,7 +82,7 @@ def test_the_convolutional_sequence_head_loads_weights_stored_as_1d_convolutions
         assert torch.allclose(head(features), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ["fast", "seed"])
+@pytest.mark.parametrize("arch", ["fast", "glance", "seed"])
 def test_batch_norms_folded_into_their_convolutions_read_the_same(arch):
     from plateocr.models.fusion import fold_batch_norms
 

@@ -269,23 +269,39 @@ def test_the_recipe_distils_the_student_from_the_ensemble_it_just_trained(tmp_pa
     assert [(c.arch, Path(c.out).name) for c in seen] == [
         ("wide", "pretrain_wide"),
         ("sharp", "pretrain_sharp"),
-        ("fast", "pretrain_fast"),
         ("wide", "finetune_wide"),
         ("sharp", "finetune_sharp"),
-        ("fast", "finetune_fast"),
+        ("glance", "pretrain_glance"),
+        ("glance", "finetune_glance"),
     ]
     student = seen[-1]
-    assert student.teacher == str(tmp_path / "accurate.pt") and student.init_checkpoint.endswith(
-        "pretrain_fast/best.pt"
-    )
+    # The student learns from the ensemble just joined, in both of its stages.
+    assert seen[-2].teacher == student.teacher == str(tmp_path / "accurate.pt")
+    assert seen[-2].data == "synthetic" and not any(c.teacher for c in seen[:4])
+    assert student.init_checkpoint.endswith("pretrain_glance/best.pt")
     assert student.recolour_p > 0 and student.deskew and student.distill_weight > 0
     # By default the bundled sample is out of every stage 2: `evaluate --data sample` scores unseen plates.
     manifest = Path(student.data).read_text(encoding="utf-8")
-    assert all(c.data == student.data for c in seen[3:])
+    assert all(c.data == student.data for c in (*seen[2:4], student))
     assert not any(f"/{f.name}" in manifest for f in SAMPLE_DIR.glob("*.jpg"))
     assert len(manifest.splitlines()) - 1 == len(list(plates_dev.glob("*.jpg"))) - len(list(SAMPLE_DIR.glob("*.jpg")))
     fast, accurate = (PlateReader.from_pretrained(tmp_path / name) for name in ("fast.pt", "accurate.pt"))
-    assert (fast.arch, fast.tta) == ("fast", "none") and (accurate.arch, accurate.tta) == ("wide+sharp", "phase")
+    assert (fast.arch, fast.tta) == ("glance", "none") and (accurate.arch, accurate.tta) == ("wide+sharp", "phase")
+
+
+def test_stage_1_alone_stops_before_the_student_unless_its_teacher_is_given(tmp_path, monkeypatch):
+    from plateocr.research import recipe
+    from plateocr.research.recipe import SHIPPED_ACCURATE
+
+    seen = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: seen.append(cfg))
+    recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--pretrain-only"])
+    assert [c.arch for c in seen] == ["wide", "sharp"]
+    seen.clear()
+    recipe.main(
+        ["--real", str(SAMPLE_DIR), "--out", str(tmp_path), "--pretrain-only", "--teacher", str(SHIPPED_ACCURATE)]
+    )
+    assert [(c.arch, c.data, c.teacher) for c in seen] == [("glance", "synthetic", str(SHIPPED_ACCURATE))]
 
 
 def test_the_recipe_can_distil_the_student_from_a_trained_ensemble_alone(tmp_path, monkeypatch):
@@ -297,8 +313,8 @@ def test_the_recipe_can_distil_the_student_from_a_trained_ensemble_alone(tmp_pat
     monkeypatch.setattr(recipe, "ship", lambda *a, **kw: None)
     teacher = ["--teacher", str(SHIPPED_ACCURATE)]
     recipe.main(["--real", str(SAMPLE_DIR), "--out", str(tmp_path), *teacher, "--no-hold-out-sample"])
-    assert [(c.arch, Path(c.out).name) for c in seen] == [("fast", "pretrain_fast"), ("fast", "finetune_fast")]
-    assert seen[-1].teacher == str(SHIPPED_ACCURATE)
+    assert [(c.arch, Path(c.out).name) for c in seen] == [("glance", "pretrain_glance"), ("glance", "finetune_glance")]
+    assert seen[0].teacher == seen[-1].teacher == str(SHIPPED_ACCURATE)
     with pytest.raises(SystemExit):
         recipe.main(["--real", str(SAMPLE_DIR), *teacher, "--student", "none"])
 
