@@ -10,6 +10,7 @@ import pytest
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.errors import PlateOCRError
 from plateocr.reading.export import export_onnx
+from plateocr.research.recipe import STUDENT
 from tests.conftest import PLATES_DEV, REPO
 
 pytestmark = pytest.mark.slow  # an ONNX export, and the CLI in subprocesses
@@ -36,7 +37,7 @@ def test_onnxruntime_reads_the_same_plates_as_torch(onnx_file):
 
 def test_the_fast_students_onnx_export_reads_as_torch_does(tmp_path):
     onnx_reader = PlateReader.from_pretrained(export_onnx("fast", tmp_path / "fast.onnx"))
-    assert (onnx_reader.arch, onnx_reader.tta) == ("fast", "none")
+    assert (onnx_reader.arch, onnx_reader.tta) == (STUDENT, "none")
     assert_same_reads(PlateReader.from_pretrained("fast", precision="float32"), onnx_reader)
 
 
