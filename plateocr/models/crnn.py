@@ -175,16 +175,18 @@ class SharpCRNN(CompactCRNN):
 
 
 class FastCRNN(CompactCRNN):
-    """The single-view student: the compact layout a little wider, with a convolutional sequence
-    head; trained to reproduce the accurate ensemble's per-frame posteriors (plateocr.training.distill)."""
+    """A convolutional single-view student: the compact layout a little wider, with a convolutional
+    sequence head; each step sees about two characters (see GlanceCRNN for one that sees the plate)."""
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
         super().__init__(num_classes, num_types, hidden=96, channels=(24, 48, 96, 128), sequence="conv")
 
 
 class GlanceCRNN(CompactCRNN):
-    """The fast student with one self-attention layer after its convolutional sequence head
-    (GlobalContext): it can emit a character frames away from its glyph, as its teacher does."""
+    """The single-view student shipped as `fast`: FastCRNN with one self-attention layer after its
+    convolutional sequence head (GlobalContext), so it can emit a character frames away from its
+    glyph, as its teacher does; trained to reproduce the accurate ensemble's per-frame posteriors
+    (plateocr.training.distill)."""
 
     def __init__(self, num_classes: int, num_types: int = len(PLATE_TYPES)):
         super().__init__(num_classes, num_types, hidden=96, channels=(24, 48, 96, 128), sequence="conv_attention")

@@ -3,9 +3,11 @@
 The teacher (usually the accurate ensemble) reads the same augmented batch as the student; its
 frame posteriors, averaged over its views and softened by a temperature, are the student's soft
 targets. Both must share the CTC frame grid (the same input size and step count: the compact,
-fast, wide and sharp archs all read 32 × 96 crops in 24 steps), so frame t of one is frame t of
-the other. Soft targets carry what labels cannot: which frames hold a character, and which other
-characters a teacher found plausible (a 皖 that looks a little like 陕).
+fast, glance, wide and sharp archs all read 32 × 96 crops in 24 steps), so frame t of one is
+frame t of the other. Soft targets carry what labels cannot: which frames hold a character, and
+which other characters a teacher found plausible (a 皖 that looks a little like 陕).
+`character_distillation_loss` compares characters instead of frames, each model at its own
+alignment.
 """
 
 from __future__ import annotations
