@@ -102,3 +102,17 @@ def test_batch_norms_folded_into_their_convolutions_read_the_same(arch):
     norms = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
     assert not any(isinstance(m, norms) for m in folded.modules())
     assert torch.allclose(before[0], after[0], atol=1e-4) and torch.allclose(before[1], after[1], atol=1e-4)
+
+
+def test_the_glance_student_sees_the_whole_plate_from_every_step():
+    # A step of the convolutional student sees about two characters; with one attention layer the
+    # first step changes when the plate's last columns do.
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (1, 3, *input_size("glance")), dtype=torch.uint8)
+    changed = images.clone()
+    changed[..., -16:] = 255 - changed[..., -16:]
+    for arch, reaches in (("fast", False), ("glance", True)):
+        model = build_model(arch, num_classes=77).eval()
+        with torch.no_grad():
+            first = model(images)[0][0], model(changed)[0][0]
+        assert (not torch.allclose(*first, atol=1e-6)) == reaches

@@ -71,8 +71,8 @@ def padded_targets(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch
 @torch.no_grad()
 def character_frames(log_probs: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The frame at which each label character is emitted on the most probable CTC path that spells
-    the label (Viterbi forced alignment), the surest frame of its run: (B, L) frame indices, -1 where a plate has no such path
-    (fewer frames than its label needs) or no such character (padding).
+    the label (Viterbi forced alignment), the surest frame of its run: (B, L) frame indices, -1
+    where a plate has no such path (fewer frames than its label needs) or no such character.
 
     >>> lp = torch.full((5, 1, 4), -9.0); lp[[0, 1, 2, 3, 4], 0, [0, 2, 0, 0, 3]] = 0.0
     >>> character_frames(lp, torch.tensor([[2, 3]]), torch.tensor([2])).tolist()
@@ -125,9 +125,10 @@ def character_distillation_loss(
     """KL(teacher ‖ student) per label character at `temperature`, times temperature², each model
     taken at the frame where its own best path spelling the label emits that character.
 
-    Unlike the per-frame loss, the student keeps its own alignment: a teacher whose recurrent layer
-    emits a character frames away from its glyph (a double-row plate's upper row) asks a student
-    with a local receptive field only what the character is, not where to say it.
+    Unlike the per-frame loss, it asks what each character is, not where to say it: the student
+    keeps its own alignment where the teacher's recurrent layer emits a character frames away from
+    its glyph (a double-row plate's upper letter). Not the shipped recipe's: a convolutional
+    student still lost double-row plates with it (docs/experiments.md).
     """
     student_frames = character_frames(student_log_probs.detach(), labels, lengths)
     teacher_frames = character_frames(teacher_log_probs, labels, lengths)
