@@ -236,10 +236,11 @@ def main(argv=None) -> int:
         {**params, **changes, **member, **where, "seed": args.seed}
     )
     pretrain = lambda member, **where: stage(pretrain_params(member["arch"]), member, **where)
+    student_pretrain = lambda member, **where: stage(STUDENT_PRETRAIN, member, **where)
     for member in members:
         pretrain(member).validate()  # a bad arch or --set fails now, not after a first stage
     for member in student:
-        stage(STUDENT_PRETRAIN, member).validate()
+        student_pretrain(member).validate()
     if args.finetune_only:
         for member in members + student:
             if not (folder("pretrain", member) / "best.pt").is_file():
@@ -277,7 +278,7 @@ def main(argv=None) -> int:
     for member in student if args.teacher or not args.pretrain_only else ():
         if not args.finetune_only:
             where = dict(out=str(folder("pretrain", member)), teacher=str(accurate))
-            train(stage(STUDENT_PRETRAIN, member, **where), overwrite=True, progress=False)
+            train(student_pretrain(member, **where), overwrite=True, progress=False)
         if not args.pretrain_only:
             finetune(STUDENT_FINETUNE, member, teacher=str(accurate))
             ship([folder("finetune", member) / SHIPPED_STAGE2], out / "fast.pt", READING["fast"])
