@@ -22,7 +22,8 @@
 #
 # - **the shipped model** (whatever `PlateReader.from_pretrained()` loads by default), through its
 #   *out-of-fold* readings: `bench/accuracy.py --predictions` trains the shipped recipe on four
-#   fifths of the real plates and reads the fifth it never saw, five times over. Those readings are
+#   fifths of the real plates (for the default student, distilled from ensemble members fine-tuned
+#   on the same four fifths) and reads the fifth it never saw, five times over. Those readings are
 #   committed beside this report (`cv_predictions.csv` and its provenance `cv_predictions.json`).
 #   Without that file the shipped model reads `data_dir` itself, which is only a fair test on plates
 #   it did not train on (the shipped model was fine-tuned on all of plates_dev but the bundled sample);

@@ -158,7 +158,7 @@ def test_reliability_table_drops_empty_bins():
 
 def write_predictions(tmp_path, rows, meta=None):
     path = tmp_path / "cv_predictions.csv"
-    columns = ["fold", "path", "label", "greedy", "constrained_phase_deskew", "confidence", "calibrated_confidence"]
+    columns = ["fold", "path", "label", "greedy", "constrained_deskew", "confidence", "calibrated_confidence"]
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
@@ -184,7 +184,7 @@ def test_load_predictions_reads_the_column_its_provenance_names(tmp_path):
     assert df["correct"].tolist() == [True, False]
     assert df["confidence"].tolist() == [0.8, 0.6]
     assert df["path"].tolist() == [str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg")]
-    assert info["readings"] == {"greedy": 0.5, "constrained_phase_deskew": 0.5}
+    assert info["readings"] == {"greedy": 0.5, "constrained_deskew": 0.5}
     assert "temperature 1.5, confidence map [0.5, 2.0])" in info["note"]
 
 

@@ -5,7 +5,7 @@ import torch
 
 from plateocr.alphabet import BLANK
 from plateocr.errors import PlateOCRError
-from plateocr.reading.reader import DEFAULT_CHECKPOINT, PlateReader
+from plateocr.reading.reader import ACCURATE_CHECKPOINT, PlateReader
 from plateocr.training.config import TrainConfig
 from plateocr.training.distill import (
     Teacher,
@@ -31,9 +31,9 @@ def test_distillation_needs_one_frame_grid():
 
 
 def test_the_teacher_reads_as_the_reader_does():
-    teacher = Teacher(str(DEFAULT_CHECKPOINT), torch.device("cpu"), tta="phase")
+    teacher = Teacher(str(ACCURATE_CHECKPOINT), torch.device("cpu"), tta="phase")
     # The teacher's precision is the training step's (float32 here, bf16 under --amp).
-    reader = PlateReader.from_pretrained(tta="phase", deskew=False, precision="float32")
+    reader = PlateReader.from_pretrained("accurate", tta="phase", deskew=False, precision="float32")
     images = torch.randint(0, 256, (3, 3, *reader.input_size), dtype=torch.uint8)
     assert torch.allclose(teacher(images), reader.forward(images)[0], atol=1e-5)
     teacher.check_student("fast", teacher.alphabet)

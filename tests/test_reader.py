@@ -126,11 +126,14 @@ def test_the_fast_model_is_the_student_distilled_from_the_accurate_model_and_loa
     assert correct >= 0.8 * len(files)
 
 
-def test_the_default_reader_is_the_default_model():
+def test_the_default_reader_is_the_student_read_once():
     from plateocr.reading.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, MODELS
+    from plateocr.research.recipe import STUDENT
 
-    assert DEFAULT_CHECKPOINT == MODELS[DEFAULT_MODEL]
-    assert PlateReader.from_pretrained().source == str(MODELS[DEFAULT_MODEL])
+    assert DEFAULT_MODEL == "fast" and DEFAULT_CHECKPOINT == MODELS["fast"]
+    reader = PlateReader.from_pretrained()
+    assert reader.source == str(MODELS["fast"])
+    assert (reader.arch, reader.tta) == (STUDENT, "none")
 
 
 def test_repr_lists_its_fields_with_commas():

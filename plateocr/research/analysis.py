@@ -268,14 +268,14 @@ def reliability_table(confidences, correct, bins: int = 10) -> pd.DataFrame:
 
 # -- out-of-fold readings (bench/accuracy.py --predictions) -----------------------------------
 
-DEFAULT_READING = "constrained_phase_deskew"  # the reading PlateReader.from_pretrained() gives
+DEFAULT_READING = "constrained_deskew"  # the reading PlateReader.from_pretrained() gives: one view, deskewed
 
 
 def load_predictions(csv_path, meta_path=None, root=None) -> tuple[pd.DataFrame, dict]:
     """Out-of-fold readings as a rows_frame, and their provenance with the column read and a note.
 
     The column is the one the provenance JSON names as `default_reading`; without one, the
-    default reader's (phase views of deskewed crops). Paths are relative to `root` (the repo).
+    default reader's (one view of each deskewed crop). Paths are relative to `root` (the repo).
     Calibrated confidences are used where the file has them.
     """
     import json
