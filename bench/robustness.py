@@ -1,7 +1,7 @@
 """Reading crops as detectors deliver them: held-out real plates, perturbed, per perturbation.
 
     python bench/accuracy.py --pretrained … --keep runs/cv0        # fold models, once
-    python bench/robustness.py --model ensemble=runs/cv0 [--model NAME=DIR …] [--folds 5] [--seed 0]
+    python bench/robustness.py --model ensemble=runs/cv0 [--model NAME=DIR …] [--folds 5] [--seed 0] [--int8]
     python bench/robustness.py --raw DIR [--checkpoint CKPT]        # loose boxes cut from raw CCPD photos
 
 With --model, each DIR holds the fine-tuned fold checkpoints that `bench/accuracy.py --keep DIR`
@@ -10,7 +10,8 @@ held it out, so no row scores a plate a model trained on. The held-out crops are
 as green, yellow and white plates (plateocr.data.recolour), as bench/accuracy.py reads them. Each model is read as its checkpoint
 says (views, deskew) and as a reader reads by default (each box's plate turned level and cut tight,
 plateocr.data.rectify), once more with one view (`NAME/1view`), and both again with the boxes as
-they are (`NAME/unrectified`, `NAME/1view/unrectified`). Perturbations (plateocr.data.perturbations)
+they are (`NAME/unrectified`, `NAME/1view/unrectified`), and with --int8 as its int8 ONNX export
+reads (`NAME/int8`). Perturbations (plateocr.data.perturbations)
 are drawn from the seed, the plate and the kind, so every model reads the same pixels. With --raw,
 plates are cut from full CCPD photos by a box around their annotated corners, tight and with
 10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,7 +36,8 @@ from plateocr.data.datasets import cv_folds, list_records  # noqa: E402
 from plateocr.data.images import load_image  # noqa: E402
 from plateocr.data.perturbations import DEFAULT_STRENGTHS, KINDS, loose_crop_from_photo, perturb  # noqa: E402
 from plateocr.data.recolour import RECOLOURED, recolour_image  # noqa: E402
-from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
+from plateocr.models.checkpoint import as_one_model, load_checkpoint, save_checkpoint  # noqa: E402
+from plateocr.reading.export import export_onnx  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CLEAN = ("clean", 0.0)
@@ -55,17 +58,22 @@ def perturbed(image, kind: str, strength: float, seed: int, plate: int):
     return perturb(image, kind, strength, np.random.default_rng((seed, KINDS.index(kind), plate)))
 
 
-def fold_readers(directory: Path, fold: int) -> dict[str, PlateReader]:
+def fold_readers(directory: Path, fold: int, int8: bool = False) -> dict[str, PlateReader]:
     members = fold_checkpoints(directory, fold)
     if not members:
         raise SystemExit(f"error: no fold {fold} checkpoints in {directory} (bench/accuracy.py --keep {directory})")
     payload = as_one_model([load_checkpoint(p) for p in members])
-    return {
+    readers = {
         "": PlateReader.from_checkpoint(payload),
         "/1view": PlateReader.from_checkpoint(payload, tta="none"),
         "/unrectified": PlateReader.from_checkpoint(payload, rectify=False),
         "/1view/unrectified": PlateReader.from_checkpoint(payload, tta="none", rectify=False),
     }
+    if int8:  # its int8 ONNX export (plateocr export --int8), read as its checkpoint says
+        with tempfile.TemporaryDirectory(prefix="plateocr-int8-") as work:
+            checkpoint = save_checkpoint(Path(work) / "fold.pt", payload)
+            readers["/int8"] = PlateReader.from_pretrained(export_onnx(checkpoint, Path(work) / "fold.onnx", int8=True))
+    return readers
 
 
 def cross_validated(args) -> tuple[list[str], dict]:
@@ -80,7 +88,7 @@ def cross_validated(args) -> tuple[list[str], dict]:
         images = [load_image(r.path) for r in held_out]
         for spec in args.model:
             name, _, directory = spec.partition("=")
-            for suffix, reader in fold_readers(Path(directory), k).items():
+            for suffix, reader in fold_readers(Path(directory), k, args.int8).items():
                 names += [name + suffix] if name + suffix not in names else []
                 for cond in conds:
                     crops = [perturbed(im, *cond, args.seed, index[r.path]) for im, r in zip(images, held_out)]
@@ -126,6 +134,9 @@ def main() -> int:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--raw", help="raw CCPD photos: loose boxes with real context around the annotated plate")
     parser.add_argument("--checkpoint", help="with --raw: the model to read them (default: the shipped one)")
+    parser.add_argument(
+        "--int8", action="store_true", help="with --model: also read each fold model's int8 ONNX export"
+    )
     args = parser.parse_args()
     if bool(args.model) == bool(args.raw):
         parser.error("give --model NAME=DIR (cross-validated) or --raw DIR (raw photos), one of the two")

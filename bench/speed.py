@@ -3,11 +3,11 @@
     python bench/speed.py [--model fast|accurate] [--checkpoint CKPT] [--threads 2] [--seconds 3] [--files 3000]
 
 Each shipped reader is read as it reads by default (its views, deskewing and decoder) with torch
-and with onnxruntime, at batch 64 and one plate at a time, and end to end from a folder of JPEG
-crops (decoding, pre-processing and finding the plate inside each box included; the default reader
-also without that last step, `end_to_end_unrectified_plates_per_s`). The seed arch (the original notebook's 36 M-parameter
-CRNN, random weights, one view, greedy decoding) is measured in the same run: speeds are compared
-only as ratios to it. The seed is read in float32, as the original notebook read it, and also in the
+and with onnxruntime (its float32 and its int8 export), at batch 64 and one plate at a time, and
+end to end from a folder of JPEG crops (decoding, pre-processing and finding the plate inside each
+box included; the default reader also without that last step, `end_to_end_unrectified_plates_per_s`).
+The seed arch (the original notebook's 36 M-parameter CRNN, random weights, one view, greedy
+decoding) is measured in the same run: speeds are compared only as ratios to it. The seed is read in float32, as the original notebook read it, and also in the
 readers' own precision (bf16 convolutions on a CPU with bf16 units): `ratio` compares with the
 first, `ratio_same_precision` with the second. Prints a table and, as its last line, one JSON object.
 """
@@ -87,7 +87,9 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
     """Batch and single-plate speed with torch and onnxruntime, and end to end from JPEG files."""
     onnx_path = export_onnx(checkpoint, work / f"{name}.onnx")
     onnx = PlateReader.from_pretrained(onnx_path, tta=reader.tta, onnx_threads=args.threads)
-    torch_speed, onnx_speed = measure(reader, args.seconds), measure(onnx, args.seconds)
+    int8_path = export_onnx(checkpoint, work / f"{name}_int8.onnx", int8=True)
+    int8 = PlateReader.from_pretrained(int8_path, tta=reader.tta, onnx_threads=args.threads)
+    torch_speed, onnx_speed, int8_speed = (measure(r, args.seconds) for r in (reader, onnx, int8))
     return {
         "arch": reader.arch,
         "tta": reader.tta,
@@ -95,6 +97,8 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
         **torch_speed,
         "onnx_plates_per_s": onnx_speed["plates_per_s"],
         "onnx_latency_ms_b1": onnx_speed["latency_ms_b1"],
+        "onnx_int8_plates_per_s": int8_speed["plates_per_s"],
+        "onnx_int8_latency_ms_b1": int8_speed["latency_ms_b1"],
         "end_to_end_plates_per_s": end_to_end(reader, folder, workers=0),
         "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, workers=0),
         "end_to_end_unrectified_plates_per_s": end_to_end(reader, folder, workers=0, rectify=False),
@@ -140,13 +144,14 @@ def main() -> int:
     print(f"readers' convolutions: {precision} (seed row: float32)")
     print(
         f"{'reader':10s} {'arch':22s} {'views':>5s} {'b64 /s':>8s} {'b1 ms':>7s} {'onnx b64 /s':>12s} "
-        f"{'onnx b1 ms':>11s} {'JPEG /s':>8s} {'x seed':>7s}"
+        f"{'onnx b1 ms':>11s} {'int8 b64 /s':>12s} {'int8 b1 ms':>11s} {'JPEG /s':>8s} {'x seed':>7s}"
     )
     for name, r in rows.items():
         views = len(TTA_SHIFTS[r["tta"]])
         print(
             f"{name:10s} {r['arch']:22s} {views:5d} {r['plates_per_s']:8.0f} {r['latency_ms_b1']:7.2f} "
             f"{r.get('onnx_plates_per_s', float('nan')):12.0f} {r.get('onnx_latency_ms_b1', float('nan')):11.2f} "
+            f"{r.get('onnx_int8_plates_per_s', float('nan')):12.0f} {r.get('onnx_int8_latency_ms_b1', float('nan')):11.2f} "
             f"{r.get('end_to_end_plates_per_s', float('nan')):8.0f} {r['plates_per_s'] / seed_rate:7.1f}"
         )
     d, a = rows["default"], rows["accurate"]
@@ -163,6 +168,8 @@ def main() -> int:
         "latency_ms_b1": round(d["latency_ms_b1"], 2),
         "onnx_plates_per_s": round(d["onnx_plates_per_s"], 1),
         "onnx_latency_ms_b1": round(d["onnx_latency_ms_b1"], 2),
+        "onnx_int8_plates_per_s": round(d["onnx_int8_plates_per_s"], 1),
+        "onnx_int8_latency_ms_b1": round(d["onnx_int8_latency_ms_b1"], 2),
         "end_to_end_plates_per_s": round(d["end_to_end_plates_per_s"], 1),
         "end_to_end_ratio": round(d["end_to_end_plates_per_s"] / seed_rate, 1),
         "end_to_end_onnx_plates_per_s": round(d["end_to_end_onnx_plates_per_s"], 1),

@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--checkpoint", help="checkpoint .pt or a shipped model's name (default: the default model)")
     x.add_argument("--onnx", required=True, help="output .onnx path")
     x.add_argument("--overwrite", action="store_true", help="replace an existing .onnx file")
+    x.add_argument(
+        "--int8",
+        action="store_true",
+        help="int8 convolutions and matrix products (onnxruntime static quantization, calibrated on the "
+        "bundled real crops): ~1.5x the plates a second of float32 on a CPU with int8 dot-product units",
+    )
 
     s = sub.add_parser("synth", help="render synthetic plates to LABEL.jpg files")
     s.add_argument("--n", type=int, required=True)
@@ -227,7 +233,7 @@ def cmd_predict(args) -> int:
 def cmd_export(args) -> int:
     from .reading.export import export_onnx
 
-    path = export_onnx(args.checkpoint, args.onnx, args.overwrite)
+    path = export_onnx(args.checkpoint, args.onnx, args.overwrite, int8=args.int8)
     print(f"wrote {path}")
     return 0
 

@@ -18,11 +18,15 @@ pytestmark = pytest.mark.slow  # an ONNX export, and the CLI in subprocesses
 
 @pytest.fixture(scope="module")
 def onnx_file(tmp_path_factory):
-    return export_onnx(None, tmp_path_factory.mktemp("onnx") / "compact.onnx")
+    return export_onnx("accurate", tmp_path_factory.mktemp("onnx") / "accurate.onnx")
+
+
+def real_crops():
+    return sorted(PLATES_DEV.glob("*.jpg"))[::3] if PLATES_DEV.is_dir() else sorted(SAMPLE_DIR.glob("*.jpg"))
 
 
 def assert_same_reads(torch_reader, onnx_reader):
-    files = sorted(PLATES_DEV.glob("*.jpg"))[::3] if PLATES_DEV.is_dir() else sorted(SAMPLE_DIR.glob("*.jpg"))
+    files = real_crops()
     assert torch_reader.deskew and onnx_reader.deskew  # the export says how its crops are prepared
     a, b = torch_reader.read(files), onnx_reader.read(files)
     assert [r.plate for r in a] == [r.plate for r in b]
@@ -30,15 +34,28 @@ def assert_same_reads(torch_reader, onnx_reader):
     assert np.allclose([r.confidence for r in a], [r.confidence for r in b], atol=1e-3)
 
 
-def test_onnxruntime_reads_the_same_plates_as_torch(onnx_file):
+def test_the_accurate_ensembles_onnx_export_reads_as_torch_does(onnx_file):
     # An export is float32: compared with torch in float32 (bf16 convolutions move confidences ~1e-3).
-    assert_same_reads(PlateReader.from_pretrained(precision="float32"), PlateReader.from_pretrained(onnx_file))
+    onnx_reader = PlateReader.from_pretrained(onnx_file)
+    assert_same_reads(PlateReader.from_pretrained("accurate", precision="float32"), onnx_reader)
 
 
-def test_the_fast_students_onnx_export_reads_as_torch_does(tmp_path):
-    onnx_reader = PlateReader.from_pretrained(export_onnx("fast", tmp_path / "fast.onnx"))
+def test_the_default_students_onnx_export_reads_as_torch_does(tmp_path):
+    onnx_reader = PlateReader.from_pretrained(export_onnx(None, tmp_path / "fast.onnx"))
     assert (onnx_reader.arch, onnx_reader.tta) == (STUDENT, "none")
-    assert_same_reads(PlateReader.from_pretrained("fast", precision="float32"), onnx_reader)
+    assert_same_reads(PlateReader.from_pretrained(precision="float32"), onnx_reader)
+
+
+def test_the_int8_export_is_smaller_and_reads_real_crops_as_the_float32_export(tmp_path):
+    float_path, int8_path = export_onnx(None, tmp_path / "f.onnx"), export_onnx(None, tmp_path / "q.onnx", int8=True)
+    assert int8_path.stat().st_size < 0.4 * float_path.stat().st_size  # int8 weights: a quarter of float32's
+    int8_reader = PlateReader.from_pretrained(int8_path)
+    assert int8_reader.onnx_session.get_modelmeta().custom_metadata_map["plateocr_precision"] == "int8"
+    files = real_crops()
+    plain, quantized = PlateReader.from_pretrained(float_path).read(files), int8_reader.read(files)
+    # The same plates up to int8 rounding (every one of plates_dev's on a CPU with int8 dot products).
+    assert sum(a.plate != b.plate for a, b in zip(plain, quantized)) <= len(files) // 100
+    assert np.median([r.confidence for r in quantized]) > 0.9  # the calibration travels with the model
 
 
 def test_dynamic_batch_axis(onnx_file):
@@ -47,10 +64,13 @@ def test_dynamic_batch_axis(onnx_file):
         assert len(reader.read([SAMPLE_DIR / "苏E7R5Y0.jpg"] * n)) == n
 
 
-def test_cli_export_then_evaluate_with_onnx(tmp_path):
+def test_cli_int8_export_then_evaluate_with_onnx(tmp_path):
     out = tmp_path / "m.onnx"
     subprocess.run(
-        [sys.executable, "-m", "plateocr", "export", "--onnx", str(out)], cwd=REPO, check=True, capture_output=True
+        [sys.executable, "-m", "plateocr", "export", "--int8", "--onnx", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
     proc = subprocess.run(
         [sys.executable, "-m", "plateocr", "evaluate", "--data", "sample", "--onnx", str(out), "--json"],
@@ -59,7 +79,8 @@ def test_cli_export_then_evaluate_with_onnx(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["n"] == len(list(SAMPLE_DIR.glob("*.jpg")))
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["n"] == len(list(SAMPLE_DIR.glob("*.jpg"))) and summary["accuracy"] > 0.85
 
 
 def test_a_foreign_onnx_file_is_refused(tmp_path):
