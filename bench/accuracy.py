@@ -9,17 +9,19 @@
         [--keep DIR]            # keep the fine-tuned fold checkpoints (for later analysis)
         [--keep DIR --reuse]    # score the fold checkpoints a run kept, without fine-tuning again
         [--jobs 10]             # run the fine-tunings at once in separate processes (many cores or a GPU)
-    python bench/accuracy.py --recipe student --pretrained runs/recipe/pretrain_fast/best.pt \
-        --teacher TEACHER.pt    # the fast student's stage 2, distilled from TEACHER, read once per plate
+    python bench/accuracy.py --recipe student --pretrained runs/recipe/pretrain_glance/best.pt \
+        --teacher runs/cv5      # the default (fast) student's stage 2, each fold distilled from the
+                                # ensemble fold models an ensemble run kept (--keep runs/cv5, same --seed)
 
 The synthetic pre-training never sees a real plate, so it is shared by all folds. Each fold is
 then left out of the real fine-tuning (the recipe's second stage, same parameters as the shipped
 model; with several stage-1 checkpoints, each member is fine-tuned and they are read as one
 ensemble) and scored with greedy and with plate-grammar-constrained decoding, the latter also with
 test-time augmentation (`constrained_shift`, `constrained_phase`; see plateocr.reading.tta) and on crops
-with their slant taken out (`constrained_deskew`, and `constrained_phase_deskew`: how the shipped
-model reads by default; see plateocr.data.deskew). The held-out crops are also read recoloured as green,
-yellow and white plates (`recoloured_*` rows: real glyphs, dark on light; see plateocr.data.recolour).
+with their slant taken out (`constrained_deskew`: how the default student reads; and
+`constrained_phase_deskew`: how the accurate ensemble reads; see plateocr.data.deskew). The held-out
+crops are also read recoloured as green, yellow and white plates (`recoloured_*` rows: real glyphs,
+dark on light; see plateocr.data.recolour).
 Prints a table and, as its last line, one JSON object.
 """
 

@@ -7,9 +7,10 @@ and with onnxruntime (its float32 and its int8 export), at batch 64 and one plat
 end to end from a folder of JPEG crops (decoding, pre-processing and finding the plate inside each
 box included; the default reader also without that last step, `end_to_end_unrectified_plates_per_s`).
 The seed arch (the original notebook's 36 M-parameter CRNN, random weights, one view, greedy
-decoding) is measured in the same run: speeds are compared only as ratios to it. The seed is read in float32, as the original notebook read it, and also in the
-readers' own precision (bf16 convolutions on a CPU with bf16 units): `ratio` compares with the
-first, `ratio_same_precision` with the second. Prints a table and, as its last line, one JSON object.
+decoding) is measured in the same run: speeds are compared only as ratios to it. The seed is read
+in float32, as the original notebook read it, and also in the readers' own precision (bf16
+convolutions on a CPU with bf16 units): `ratio` compares with the first, `ratio_same_precision`
+with the second. Prints a table and, as its last line, one JSON object.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--int8",
         action="store_true",
         help="int8 convolutions and matrix products (onnxruntime static quantization, calibrated on the "
-        "bundled real crops): ~1.5x the plates a second of float32 on a CPU with int8 dot-product units",
+        "bundled real crops): ~1.4x the plates a second of float32 on a CPU with int8 dot-product units",
     )
 
     s = sub.add_parser("synth", help="render synthetic plates to LABEL.jpg files")
