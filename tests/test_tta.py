@@ -23,8 +23,8 @@ def test_a_tta_reading_is_the_mean_of_its_views_probabilities(tta):
     assert torch.allclose(type_log_probs.exp(), expected_types, atol=1e-5)
 
 
-def test_the_default_reads_every_phase_of_the_4_pixel_column_grid_once():
-    reader = PlateReader.from_pretrained()
+def test_the_accurate_model_reads_every_phase_of_the_4_pixel_column_grid_once():
+    reader = PlateReader.from_pretrained("accurate")
     assert reader.tta == "phase" and len(reader.model(torch.zeros(1, 3, *reader.input_size))[0]) == 24
     assert reader.input_size[1] // 24 == 4 and sorted(dx % 4 for dx in TTA_SHIFTS["phase"]) == [0, 1, 2, 3]
 
