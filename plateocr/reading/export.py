@@ -58,7 +58,7 @@ def export_onnx(
         dynamo=False,
         dynamic_axes={"images": {0: "batch"}, "log_probs": {1: "batch"}, "type_logits": {0: "batch"}},
     )
-    proto = onnx.load(str(tmp))
+    proto = quantized(tmp, reader) if int8 else onnx.load(str(tmp))
     meta = {
         "plateocr_arch": reader.arch,
         "plateocr_alphabet": reader.tokenizer.alphabet,
@@ -68,8 +68,6 @@ def export_onnx(
         "plateocr_confidence_map": json.dumps(reader.confidence_map),
         "plateocr_precision": "int8" if int8 else "float32",
     }
-    if int8:
-        proto = quantized(tmp, reader)
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
