@@ -15,6 +15,7 @@ from plateocr import SAMPLE_DIR
 from plateocr.alphabet import PLATE_TYPES, Tokenizer
 from plateocr.data.datasets import make_collate
 from plateocr.data.images import load_image, prepare_crop
+from plateocr.data.recolour import RECOLOURED, recolour_blue_plates
 from plateocr.data.transforms import BatchAugment
 from plateocr.errors import PlateOCRError
 from plateocr.models.checkpoint import join_checkpoints, load_checkpoint, save_checkpoint
@@ -608,3 +609,29 @@ def test_the_training_step_learns_the_teachers_posteriors(alignment):
     without = loss()
     assert loss(lambda images: model(images)[0]) == pytest.approx(without, abs=1e-4)  # its own posteriors
     assert loss(lambda images: other(images)[0]) > without + 1e-3
+
+
+def test_a_clean_teacher_reads_each_plate_moved_as_the_student_sees_it_but_not_recoloured_or_degraded():
+    batch = _sample_batch()
+    model = PlateReader.from_pretrained("fast", precision="float32").model.eval()
+    augment = BatchAugment(p_affine=1.0, p_colour=1.0, p_blur=1.0, p_jpeg=1.0)
+    seen: list[torch.Tensor] = []
+
+    def teacher(images):
+        seen.append(images)
+        return model(images)[0]
+
+    cfg = TrainConfig(data="unused", out="unused", arch="fast", recolour_p=1.0, distill_clean=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        ctc_and_type_loss(model, batch, cfg, torch.device("cpu"), nullcontext, augment, teacher)
+    # The step recolours first (all of them: recolour_p 1), then warps, lights, blurs and compresses;
+    # the teacher's plates are the blue originals under the student's warp, and nothing else.
+    torch.manual_seed(0)
+    recoloured = recolour_blue_plates(
+        batch.images, batch.plate_types, 1.0, PLATE_TYPES.index("blue"), {c: PLATE_TYPES.index(c) for c in RECOLOURED}
+    )
+    assert len(recoloured[2]) == len(batch.images)
+    warped = augment.geometry(batch.images)
+    assert torch.equal(seen[0], warped)
+    assert not torch.equal(warped, augment(batch.images))

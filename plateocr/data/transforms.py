@@ -96,11 +96,7 @@ class BatchAugment:
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Augmented float copies of uint8-range `images`; draws from torch's global RNG (seeded runs repeat)."""
-        x = images.float()
-        if self.p_loose or self.p_rotate:
-            x = self._detector_box(x)
-        x = self._affine(x)
-        x = self._colour(x)
+        x = self._colour(self.geometry(images))
         x = self._blur(x)
         if self.p_lowres:
             x = self._lowres(x)
@@ -108,6 +104,14 @@ class BatchAugment:
         if self.p_jpeg:
             x = self._jpeg(x)
         return x
+
+    def geometry(self, images: torch.Tensor) -> torch.Tensor:
+        """Float copies of `images` moved, turned and warped as `__call__` from the same RNG state
+        moves them (its first draws), without its light, blur and degradations."""
+        x = images.float()
+        if self.p_loose or self.p_rotate:
+            x = self._detector_box(x)
+        return self._affine(x)
 
     def _detector_box(self, x: torch.Tensor) -> torch.Tensor:
         """The plate as an axis-aligned box around it shows it: with margins, and turned in-plane,

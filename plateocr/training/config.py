@@ -118,6 +118,12 @@ class TrainConfig:
         "distillation, plateocr.training.distill); it must read the same input size",
     )
     teacher_tta: str = _param("none", "the teacher's views: none, shift or phase")
+    distill_clean: bool = _param(
+        False,
+        "the teacher reads each plate warped as the student's is but not recoloured, lit, "
+        "blurred, reduced or JPEG-compressed: the student learns to read a degraded plate "
+        "as the teacher reads the clean one",
+    )
     distill_weight: float = _param(1.0, "weight of the distillation loss beside CTC")
     distill_temperature: float = _param(2.0, "softening of both posteriors")
     distill_alignment: str = _param(

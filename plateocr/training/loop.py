@@ -324,13 +324,19 @@ def ctc_and_type_loss(model, batch, cfg: TrainConfig, device, autocast, augment=
         )
     # Pairs of each recoloured plate and its blue original: the RNG state the augmentation draws from.
     draws = torch.get_rng_state() if cfg.polarity_weight > 0 and len(recoloured) else None
+    clean_draws = torch.get_rng_state() if teacher is not None and cfg.distill_clean else None
     if augment is not None:
         images = augment(images)
     layout = lambda x: x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
     images = layout(images)
     with autocast():
         log_probs, type_logits = model(images)
-        soft_targets = teacher(images) if teacher is not None else None
+        soft_targets = None
+        if clean_draws is not None:  # the same plates, moved alike, before recolouring and degrading
+            geometry = augment.geometry if augment is not None else None
+            soft_targets = teacher(layout(_augmented_alike(geometry, originals, clean_draws)))
+        elif teacher is not None:
+            soft_targets = teacher(images)
         blue_targets = None
         if draws is not None:  # the blue originals, warped, lit and degraded by the very same draws
             blue_images = _augmented_alike(augment, originals, draws)[recoloured]
