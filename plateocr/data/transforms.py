@@ -77,19 +77,23 @@ class BatchAugment:
         return cls(p_loose=0.4, p_rotate=0.25, p_lowres=0.2)
 
     @classmethod
-    def degraded_crops(cls) -> BatchAugment:
+    def degraded_crops(cls, share: float = 1.0) -> BatchAugment:
         """The standard draws plus the degradations of real detector crops, without moving the
-        plate: half and third resolution, blur up to σ 1.6 (a 94 × 24 crop's σ 1.2 once read at the
-        model's 32 rows) and JPEG quality down to 15."""
-        return cls(blur_sigma=(0.1, 1.6), p_lowres=0.1, p_jpeg=0.15)
+        plate: half and third resolution (10 % of plates), blur up to σ 1.6 (a 94 × 24 crop's σ 1.2
+        once read at the model's 32 rows) and JPEG quality down to 15 (15 %); `share` scales the
+        two rates."""
+        return cls(blur_sigma=(0.1, 1.6), p_lowres=min(1.0, 0.1 * share), p_jpeg=min(1.0, 0.15 * share))
 
     @classmethod
-    def for_training(cls, detector_crops: bool = False, degraded_crops: bool = False) -> BatchAugment:
+    def for_training(
+        cls, detector_crops: bool = False, degraded_crops: bool = False, degraded_share: float = 1.0
+    ) -> BatchAugment:
         """The augmentation a training run asks for: `detector_crops` moves and turns the plate in
-        its box; `degraded_crops` adds stronger blur and JPEG (both: the two together)."""
+        its box; `degraded_crops` adds stronger blur and JPEG (both: the two together), at
+        `degraded_share` times their usual rates."""
         if not degraded_crops:
             return cls.detector_crops() if detector_crops else cls()
-        degraded = cls.degraded_crops()
+        degraded = cls.degraded_crops(degraded_share)
         if not detector_crops:
             return degraded
         return replace(cls.detector_crops(), blur_sigma=degraded.blur_sigma, p_jpeg=degraded.p_jpeg)

@@ -101,6 +101,11 @@ class TrainConfig:
         "resolution, blur up to sigma 1.6, JPEG quality down to 15 "
         "(plateocr.data.transforms.BatchAugment.degraded_crops)",
     )
+    degraded_share: float = _param(
+        1.0,
+        "with degraded_crops: how often low resolution and JPEG are drawn, as a multiple of "
+        "BatchAugment.degraded_crops's rates (10 % and 15 % of plates)",
+    )
     recolour_p: float = _param(
         0.0,
         "probability that a blue training plate is redrawn as a green, yellow or "

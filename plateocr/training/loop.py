@@ -268,7 +268,9 @@ def set_up(cfg: TrainConfig, dist_env: Distributed, log, resume: bool) -> Run:
         f"(world size {dist_env.world}{', DDP' if dist_env.launched else ''}); "
         f"{len(train_set)} training and {len(val_set)} validation plates"
     )
-    run.augment = BatchAugment.for_training(cfg.detector_crops, cfg.degraded_crops) if cfg.augment else None
+    run.augment = (
+        BatchAugment.for_training(cfg.detector_crops, cfg.degraded_crops, cfg.degraded_share) if cfg.augment else None
+    )
     if cfg.teacher:
         run.teacher = Teacher(cfg.teacher, device, cfg.teacher_tta)
         run.teacher.check_student(cfg.arch, tokenizer.alphabet)
