@@ -162,3 +162,13 @@ def test_training_presets_combine_detector_and_degraded_draws():
     assert degraded.p_jpeg > 0 and degraded.p_lowres > 0 and degraded.blur_sigma[1] > plain.blur_sigma[1]
     assert degraded.p_loose == degraded.p_rotate == 0  # the plate stays where it is
     assert both.p_loose > 0 and both.p_jpeg > 0 and both.blur_sigma == degraded.blur_sigma
+
+
+def test_the_degraded_share_scales_how_often_low_resolution_and_jpeg_are_drawn():
+    usual = BatchAugment.for_training(degraded_crops=True)
+    doubled = BatchAugment.for_training(degraded_crops=True, degraded_share=2.0)
+    assert doubled.p_lowres == 2 * usual.p_lowres and doubled.p_jpeg == 2 * usual.p_jpeg
+    assert doubled.blur_sigma == usual.blur_sigma and doubled.p_blur == usual.p_blur
+    assert BatchAugment.for_training(degraded_crops=True, degraded_share=100.0).p_jpeg == 1.0
+    # Without degraded crops the share has nothing to scale.
+    assert BatchAugment.for_training(degraded_share=2.0) == BatchAugment()
