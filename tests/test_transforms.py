@@ -170,5 +170,10 @@ def test_the_degraded_share_scales_how_often_low_resolution_and_jpeg_are_drawn()
     assert doubled.p_lowres == 2 * usual.p_lowres and doubled.p_jpeg == 2 * usual.p_jpeg
     assert doubled.blur_sigma == usual.blur_sigma and doubled.p_blur == usual.p_blur
     assert BatchAugment.for_training(degraded_crops=True, degraded_share=100.0).p_jpeg == 1.0
+    # With detector crops too, low resolution is drawn at the larger of the two rates.
+    both = BatchAugment.for_training(detector_crops=True, degraded_crops=True)
+    assert both.p_lowres == BatchAugment.detector_crops().p_lowres
+    tripled = BatchAugment.for_training(detector_crops=True, degraded_crops=True, degraded_share=3.0)
+    assert tripled.p_lowres == 3 * usual.p_lowres > both.p_lowres and tripled.p_jpeg == 3 * usual.p_jpeg
     # Without degraded crops the share has nothing to scale.
     assert BatchAugment.for_training(degraded_share=2.0) == BatchAugment()

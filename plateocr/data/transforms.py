@@ -96,7 +96,13 @@ class BatchAugment:
         degraded = cls.degraded_crops(degraded_share)
         if not detector_crops:
             return degraded
-        return replace(cls.detector_crops(), blur_sigma=degraded.blur_sigma, p_jpeg=degraded.p_jpeg)
+        detector = cls.detector_crops()
+        return replace(
+            detector,
+            blur_sigma=degraded.blur_sigma,
+            p_jpeg=degraded.p_jpeg,
+            p_lowres=max(detector.p_lowres, degraded.p_lowres),
+        )
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Augmented float copies of uint8-range `images`; draws from torch's global RNG (seeded runs repeat)."""
