@@ -12,7 +12,7 @@ in one resampling. It costs about 0.65 ms a 94 × 24 crop on one core, half of i
 (`bench/speed.py`, end to end: about 1,800 crops a second as they are, 800 found first).
 
 Out of fold on plates_dev (split 0, `bench/robustness.py`), the accurate ensemble read boxes with
-30 % margins 0.959 instead of 0.846 and plates turned 8° 0.960 instead of 0.857, tight crops 0.983
+30 % margins 0.955 instead of 0.846 and plates turned 8° 0.959 instead of 0.857, tight crops 0.983
 instead of 0.975, blurred ones (σ 1) 0.949 instead of 0.937; green plates (recoloured) 0.3 points
 worse. Crops under 16 rows (half resolution and less) are read as they are. It trims the top or
 bottom of some tight crops: the band's height is the less certain of its two estimates.
