@@ -71,7 +71,8 @@ def _gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _grey(image: Image.Image) -> np.ndarray:
-    return np.asarray(image.convert("L"), dtype=np.float32)
+    """The grey work copy (mode "L") as float pixels."""
+    return np.asarray(image, dtype=np.float32)
 
 
 def tilt(grey: np.ndarray) -> float:
