@@ -6,6 +6,8 @@ Each shipped reader is read as it reads by default (its views, deskewing and dec
 and with onnxruntime (its float32 and its int8 export), at batch 64 and one plate at a time, and
 end to end from a folder of JPEG crops (decoding, pre-processing and finding the plate inside each
 box included; the default reader also without that last step, `end_to_end_unrectified_plates_per_s`).
+End to end reads as the CLI reads a folder: `default_workers` processes prepare the crops while the
+model reads (`end_to_end_one_process_plates_per_s`: all in one process, each step in turn).
 The seed arch (the original notebook's 36 M-parameter CRNN, random weights, one view, greedy
 decoding) is measured in the same run: speeds are compared only as ratios to it. The seed is read
 in float32, as the original notebook read it, and also in the readers' own precision (bf16
@@ -32,7 +34,7 @@ from plateocr.alphabet import Tokenizer  # noqa: E402
 from plateocr.data.images import load_image, prepare_crop  # noqa: E402
 from plateocr.models.crnn import build_model  # noqa: E402
 from plateocr.reading.export import export_onnx  # noqa: E402
-from plateocr.reading.reader import DEFAULT_MODEL, MODELS  # noqa: E402
+from plateocr.reading.reader import DEFAULT_MODEL, MODELS, default_workers  # noqa: E402
 from plateocr.reading.tta import TTA_SHIFTS  # noqa: E402
 
 
@@ -64,8 +66,8 @@ def measure(reader: PlateReader, seconds: float) -> dict:
 
 
 def end_to_end(reader: PlateReader, folder: Path, workers: int, rectify: bool = True) -> float:
-    """Plates a second read from JPEG files, each box's plate found first (as readers do by
-    default) or, with `rectify` False, read as the box is."""
+    """Plates a second read from JPEG files in `workers` preparing processes, each box's plate
+    found first (as readers do by default) or, with `rectify` False, read as the box is."""
     files = sorted(folder.glob("*.jpg"))
     default, reader.rectify = reader.rectify, rectify
     try:
@@ -91,6 +93,7 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
     int8_path = export_onnx(checkpoint, work / f"{name}_int8.onnx", int8=True)
     int8 = PlateReader.from_pretrained(int8_path, tta=reader.tta, onnx_threads=args.threads)
     torch_speed, onnx_speed, int8_speed = (measure(r, args.seconds) for r in (reader, onnx, int8))
+    workers = default_workers(reader, args.files)
     return {
         "arch": reader.arch,
         "tta": reader.tta,
@@ -100,9 +103,11 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
         "onnx_latency_ms_b1": onnx_speed["latency_ms_b1"],
         "onnx_int8_plates_per_s": int8_speed["plates_per_s"],
         "onnx_int8_latency_ms_b1": int8_speed["latency_ms_b1"],
-        "end_to_end_plates_per_s": end_to_end(reader, folder, workers=0),
-        "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, workers=0),
-        "end_to_end_unrectified_plates_per_s": end_to_end(reader, folder, workers=0, rectify=False),
+        "end_to_end_workers": workers,
+        "end_to_end_plates_per_s": end_to_end(reader, folder, workers),
+        "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, default_workers(onnx, args.files)),
+        "end_to_end_unrectified_plates_per_s": end_to_end(reader, folder, workers, rectify=False),
+        "end_to_end_one_process_plates_per_s": end_to_end(reader, folder, 0),
     }
 
 
@@ -175,6 +180,8 @@ def main() -> int:
         "end_to_end_ratio": round(d["end_to_end_plates_per_s"] / seed_rate, 1),
         "end_to_end_onnx_plates_per_s": round(d["end_to_end_onnx_plates_per_s"], 1),
         "end_to_end_unrectified_plates_per_s": round(d["end_to_end_unrectified_plates_per_s"], 1),
+        "end_to_end_workers": d["end_to_end_workers"],
+        "end_to_end_one_process_plates_per_s": round(d["end_to_end_one_process_plates_per_s"], 1),
         "accurate_arch": a["arch"],
         "accurate_plates_per_s": round(a["plates_per_s"], 1),
         "accurate_ratio": round(a["plates_per_s"] / seed_rate, 1),

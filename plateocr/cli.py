@@ -49,7 +49,14 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
         "and level, such as CCPD's)",
     )
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=0, help="image-decoding processes")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes that decode and prepare images while the model reads "
+        "(default: half the CPU's cores for more than a batch of images when each plate is found in its "
+        "box or the model runs on a GPU, else none)",
+    )
     p.add_argument(
         "--device",
         default="auto",
@@ -154,7 +161,7 @@ def cmd_evaluate(args) -> int:
     records, skipped = list_records(args.data, split=args.split, held_out=True, alphabet=reader.tokenizer.alphabet)
     if len(skipped):
         print(skipped.summary(), file=sys.stderr)
-    summary, rows = evaluate_reader(reader, records, args.batch_size, args.workers)
+    summary, rows = evaluate_reader(reader, records, args.batch_size, _workers(args, reader, len(records)))
     for row in rows:
         if row["error"]:
             print(f"warning: {row['error']}", file=sys.stderr)
@@ -173,6 +180,14 @@ def cmd_evaluate(args) -> int:
             print(f"  {summary['invalid']} read(s) are no valid plate (the decoder found none)")
     print(json.dumps(summary, ensure_ascii=False) if args.json else "", end="\n" if args.json else "")
     return 0
+
+
+def _workers(args, reader, files: int) -> int:
+    from .reading.reader import default_workers
+
+    if args.workers is not None and args.workers < 0:
+        raise PlateOCRError(f"--workers must be >= 0, got {args.workers}")
+    return default_workers(reader, files, args.batch_size) if args.workers is None else args.workers
 
 
 def _expand_images(items: list[str]) -> list[Path]:
@@ -203,7 +218,8 @@ def _expand_images(items: list[str]) -> list[Path]:
 def cmd_predict(args) -> int:
     reader = _reader(args)
     failures = 0
-    for res in reader.read_files(_expand_images(args.images), args.batch_size, args.workers):
+    files = _expand_images(args.images)
+    for res in reader.read_files(files, args.batch_size, _workers(args, reader, len(files))):
         if res.error:
             failures += 1
             print(f"warning: {res.error}", file=sys.stderr)

@@ -140,6 +140,14 @@ def test_predict_json_and_folders(tiny_run):
     assert len(rows) == len(SAMPLE_FILES)
     assert {"path", "plate", "confidence", "plate_type"} <= set(rows[0])
     assert all(r["plate_type"] in ("blue", "green", "yellow", "white", "black", "yellow_double") for r in rows)
+    in_workers = cli(
+        "predict", "--json", "--checkpoint", out / "best.pt", "--workers", "2", "--batch-size", "16", SAMPLE_DIR
+    )
+    assert [(r["path"], r["plate"]) for r in map(json.loads, in_workers.stdout.strip().splitlines())] == [
+        (r["path"], r["plate"]) for r in rows
+    ]
+    bad = cli("predict", "--workers", "-1", FILES[0], check=False)
+    assert bad.returncode == 2 and bad.stderr.strip().endswith("--workers must be >= 0, got -1")
 
 
 def test_predict_reports_unreadable_files_and_goes_on(tiny_run, tmp_path):

@@ -58,6 +58,35 @@ def test_read_files_matches_read_and_reports_bad_files(reader, tmp_path):
     assert "error=" in repr(results[1]) and "plate=" in repr(results[0])
 
 
+def test_read_files_in_a_worker_reads_the_same_and_gives_its_threads_back(reader, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_text("nope")
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:5] + [broken]
+    threads = torch.get_num_threads()
+    one_process = list(reader.read_files(files, batch_size=2))
+    with_worker = list(reader.read_files(files, batch_size=2, workers=1))
+    assert [(r.path, r.plate, r.error is None) for r in with_worker] == [
+        (r.path, r.plate, r.error is None) for r in one_process
+    ]
+    assert torch.get_num_threads() == threads
+
+
+def test_workers_prepare_only_where_preparing_costs_as_much_as_reading(reader, monkeypatch):
+    from plateocr.reading.reader import default_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr(reader.graph, "tta", "none")  # one model pass a plate, as `fast` reads
+    assert reader.rectify and default_workers(reader, 1000) == 2
+    assert default_workers(reader, 10) == 0  # one batch: a process costs more than it saves
+    monkeypatch.setattr(reader, "rectify", False)
+    assert default_workers(reader, 1000) == 0  # the model costs far more than preparing the box
+    monkeypatch.setattr(reader, "rectify", True)
+    monkeypatch.setattr(reader.graph, "tta", "phase")
+    assert default_workers(reader, 1000) == 0  # four model passes a plate
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert default_workers(reader, 1000) == 0
+
+
 @pytest.mark.parametrize("bad", [42, {"image": 1}, np.zeros((4, 4, 3), np.float32), torch.zeros(2, 8, 8)])
 def test_unsupported_inputs_are_clear_errors(reader, bad):
     with pytest.raises(PlateOCRError, match="crop|cannot read"):
