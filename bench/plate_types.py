@@ -1,10 +1,11 @@
 """Reading every plate type: exact accuracy per type on held-out synthetic plates, type accuracy,
 and real-plate accuracy, for one checkpoint.
 
-    python bench/plate_types.py [--checkpoint CKPT] [--n 1200] [--real ../shared/data/plates_dev]
+    python bench/plate_types.py [--checkpoint CKPT_OR_MODEL_NAME] [--n 6000] [--real ../shared/data/plates_dev]
 
-Double-row plates are read through the same model (rows joined side by side). Last line: one JSON
-object.
+Double-row plates are read through the same model (rows joined side by side). 1,000 plates of each
+type by default: a type read 0.97 then has a standard error of half a point (200 of each left 1.2
+points, and the two shipped models' order changed between samples). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint")
-    parser.add_argument("--n", type=int, default=1200, help="held-out synthetic plates (all types)")
+    parser.add_argument("--checkpoint", help="a checkpoint, or a shipped model's name (default: the default model)")
+    parser.add_argument("--n", type=int, default=6000, help="held-out synthetic plates (all types)")
     parser.add_argument("--real", default=str(REPO.parent / "shared" / "data" / "plates_dev"))
     args = parser.parse_args()
     reader = PlateReader.from_pretrained(args.checkpoint)
