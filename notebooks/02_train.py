@@ -53,6 +53,7 @@ ema_decay = 0.0              # validate and save a moving average of the weights
 amp = False                  # bf16 mixed precision (CUDA, or a CPU with bf16 units: ~1.5x faster steps)
 channels_last = False        # NHWC convolutions (~1.2x faster steps on a CPU)
 threads = 2                  # torch CPU threads (0: all cores)
+precision = "float32"        # "float32" reads alike on every CPU; "auto": bf16 convolutions where the CPU has bf16 units
 # Papermill may set any other TrainConfig field by its name (`python -m plateocr train --help`).
 overwrite = True             # this notebook's output_dir is its own: replace an earlier run
 
@@ -92,7 +93,7 @@ pd.DataFrame(result["history"]).set_index("epoch").round(4)
 # decoding), on real crops it neither trained on nor was chosen by.
 
 # %%
-reader = PlateReader.from_pretrained(result["checkpoint"])
+reader = PlateReader.from_pretrained(result["checkpoint"], precision=precision)
 kept_epoch = max(result["history"], key=lambda h: h["val_accuracy"])["epoch"]
 real = None
 if real_dir:

@@ -43,6 +43,7 @@ checkpoint = None            # the shipped model; None: PlateReader.from_pretrai
 synthetic_checkpoint = "../runs/notebooks/02_train/best.pt"      # 02's synthetic-only model; None: left out
 output_dir = "../runs/notebooks/03_error_analysis"
 batch_size = 64
+precision = "float32"        # "float32" reads alike on every CPU; "auto": bf16 convolutions where the CPU has bf16 units
 seed = 0
 synthetic_n = 200            # held-out synthetic plates rendered for the slant comparison
 
@@ -63,7 +64,7 @@ from plateocr.training.provenance import REPO_ROOT, checkpoint_identity
 
 started = time.time()
 figures = Path(output_dir) / "figures"
-shipped_reader = PlateReader.from_pretrained(checkpoint)
+shipped_reader = PlateReader.from_pretrained(checkpoint, precision=precision)
 shipped_id = checkpoint_identity(shipped_reader.source)
 if predictions and Path(predictions).is_file():
     shipped, oof = analysis.load_predictions(predictions, root=REPO_ROOT)
@@ -80,7 +81,7 @@ else:
 models = {shipped_name: shipped}
 synthetic_reader = None
 if synthetic_checkpoint and Path(synthetic_checkpoint).is_file():
-    synthetic_reader = PlateReader.from_pretrained(synthetic_checkpoint)
+    synthetic_reader = PlateReader.from_pretrained(synthetic_checkpoint, precision=precision)
     synthetic_name = f"synthetic-only {synthetic_reader.arch}"
     models[synthetic_name] = analysis.rows_frame(read_records(synthetic_reader, records, batch_size)[0])
 else:
