@@ -7,7 +7,8 @@ and with onnxruntime (its float32 and its int8 export), at batch 64 and one plat
 end to end from a folder of JPEG crops (decoding, pre-processing and finding the plate inside each
 box included; the default reader also without that last step, `end_to_end_unrectified_plates_per_s`).
 End to end reads as the CLI reads a folder: `default_workers` processes prepare the crops while the
-model reads (`end_to_end_one_process_plates_per_s`: all in one process, each step in turn).
+model reads (`end_to_end_one_process_plates_per_s`: the default reader all in one process, each step
+in turn).
 The seed arch (the original notebook's 36 M-parameter CRNN, random weights, one view, greedy
 decoding) is measured in the same run: speeds are compared only as ratios to it. The seed is read
 in float32, as the original notebook read it, and also in the readers' own precision (bf16
@@ -65,12 +66,14 @@ def measure(reader: PlateReader, seconds: float) -> dict:
     }
 
 
-def end_to_end(reader: PlateReader, folder: Path, workers: int, rectify: bool = True) -> float:
-    """Plates a second read from JPEG files in `workers` preparing processes, each box's plate
-    found first (as readers do by default) or, with `rectify` False, read as the box is."""
+def end_to_end(reader: PlateReader, folder: Path, rectify: bool = True, workers: int | None = None) -> float:
+    """Plates a second read from JPEG files, each box's plate found first (as readers do by
+    default) or, with `rectify` False, read as the box is; prepared in `workers` processes (None:
+    as many as the CLI would use, `default_workers`)."""
     files = sorted(folder.glob("*.jpg"))
     default, reader.rectify = reader.rectify, rectify
     try:
+        workers = default_workers(reader, len(files)) if workers is None else workers
         start = time.perf_counter()
         n = sum(1 for _ in reader.read_files(files, batch_size=64, workers=workers))
         return n / (time.perf_counter() - start)
@@ -93,7 +96,6 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
     int8_path = export_onnx(checkpoint, work / f"{name}_int8.onnx", int8=True)
     int8 = PlateReader.from_pretrained(int8_path, tta=reader.tta, onnx_threads=args.threads)
     torch_speed, onnx_speed, int8_speed = (measure(r, args.seconds) for r in (reader, onnx, int8))
-    workers = default_workers(reader, args.files)
     return {
         "arch": reader.arch,
         "tta": reader.tta,
@@ -103,11 +105,11 @@ def profile(name: str, reader: PlateReader, checkpoint, work: Path, folder: Path
         "onnx_latency_ms_b1": onnx_speed["latency_ms_b1"],
         "onnx_int8_plates_per_s": int8_speed["plates_per_s"],
         "onnx_int8_latency_ms_b1": int8_speed["latency_ms_b1"],
-        "end_to_end_workers": workers,
-        "end_to_end_plates_per_s": end_to_end(reader, folder, workers),
-        "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder, default_workers(onnx, args.files)),
-        "end_to_end_unrectified_plates_per_s": end_to_end(reader, folder, workers, rectify=False),
-        "end_to_end_one_process_plates_per_s": end_to_end(reader, folder, 0),
+        "end_to_end_workers": default_workers(reader, args.files),
+        "end_to_end_plates_per_s": end_to_end(reader, folder),
+        "end_to_end_onnx_plates_per_s": end_to_end(onnx, folder),
+        "end_to_end_unrectified_plates_per_s": end_to_end(reader, folder, rectify=False),
+        "end_to_end_one_process_plates_per_s": end_to_end(reader, folder, workers=0),
     }
 
 
