@@ -372,9 +372,10 @@ def default_workers(reader: PlateReader, files: int, batch_size: int = 64) -> in
     a crop costs about as much as reading it: the plate is found inside each box and a torch model
     reads each plate once. Then half the cores, else none.
 
-    On a 2-core CPU (`bench/speed.py`, end to end) the shipped `fast` reader read 1.45 times the
-    plates a second with one worker beside a one-thread model; boxes read as they are, the
-    four-view ensemble and an onnxruntime session (whose threads are fixed) gained nothing or lost.
+    On a 2-core CPU (`bench/speed.py`, end to end, three runs) the shipped `fast` reader read
+    1.4-1.6 times the plates a second with one worker beside a one-thread model; boxes read as they
+    are, the four-view ensemble and an onnxruntime session (whose threads are fixed) gained nothing
+    or lost.
     """
     cores = os.cpu_count() or 1
     if cores < 2 or files <= batch_size:
