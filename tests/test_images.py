@@ -106,6 +106,19 @@ def test_double_row_plates_are_split_in_the_gap_between_their_rows(gap):
     assert gap[0] < row_split(plate) < gap[1]
 
 
+def test_the_upper_row_keeps_the_bottom_of_its_characters(monkeypatch):
+    """A split found on the last rows of the upper characters still leaves their bottom in the joined row."""
+    from plateocr.data import images
+
+    plate = Image.new("RGB", (220, 110), (230, 180, 0))
+    ImageDraw.Draw(plate).rectangle((80, 6, 88, 43), fill=(10, 10, 10))  # an upper character, rows 6-43
+    monkeypatch.setattr(images, "row_split", lambda image: 42)
+    joined = np.asarray(join_rows(plate).convert("L"), dtype=float)
+    # The upper crop (columns 44-175) is scaled to the lower row's 68 rows: the bar is at columns ~53-65.
+    bar = joined[:, 55:63]
+    assert bar[len(bar) // 2].mean() < 60 and bar[-1].mean() > 150
+
+
 SMALLEST = min(SAMPLE_DIR.glob("*.jpg"), key=lambda p: p.stat().st_size)
 
 

@@ -36,6 +36,10 @@ AMBIGUOUS_ASPECT = (1.9, 2.8)
 # gap between the rows moves with the detector's margins: it is looked for (`row_split`) between a
 # quarter and half of the crop's height.
 DOUBLE_ROW_SPLIT_RANGE = (0.25, 0.5)
+# The upper row's crop reaches this share of the height past the split: the split often lies at the
+# top of the gap, and a crop that ends there cut the bottom of the upper row's characters (held-out
+# synthetic double-row plates, the shipped model: 0.911 exact with no margin, 0.931 with this one).
+UPPER_ROW_MARGIN = 0.04
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -129,11 +133,11 @@ def join_rows(image: Image.Image) -> Image.Image:
     """Put the upper row of a double-row plate to the left of the lower row, as one row.
 
     The same CRNN then reads both layouts; the upper row's centre three fifths hold its two
-    characters.
+    characters, and its crop reaches a little past the split (UPPER_ROW_MARGIN).
     """
     w, h = image.size
     split = row_split(image)
-    upper = image.crop((w // 5, 0, w - w // 5, split))
+    upper = image.crop((w // 5, 0, w - w // 5, min(h, split + round(UPPER_ROW_MARGIN * h))))
     lower = image.crop((0, split, w, h))
     scale = lower.height / max(1, upper.height)
     upper = upper.resize((max(1, round(upper.width * scale)), lower.height), Image.Resampling.BILINEAR)
