@@ -36,9 +36,9 @@ AMBIGUOUS_ASPECT = (1.9, 2.8)
 # gap between the rows moves with the detector's margins: it is looked for (`row_split`) between a
 # quarter and half of the crop's height.
 DOUBLE_ROW_SPLIT_RANGE = (0.25, 0.5)
-# The upper row's crop reaches this share of the height past the split: the split often lies at the
-# top of the gap, and a crop that ends there cut the bottom of the upper row's characters (held-out
-# synthetic double-row plates, the shipped model: 0.911 exact with no margin, 0.931 with this one).
+# The upper row's crop reaches this share of the height past the split: the split (the quietest
+# rows) often falls on the upper characters' last rows, and a crop that ended there cut their bottom
+# (held-out synthetic double-row plates, the shipped model: 0.911 exact with no margin, 0.931 with it).
 UPPER_ROW_MARGIN = 0.04
 
 
