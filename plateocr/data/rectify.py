@@ -8,8 +8,9 @@ bottoms), the crop is turned level, and the plate is found as the band of rows r
 strokes (the characters), widened to the plate's height, and the columns of that band that hold
 strokes. Where that box covers nearly all of the crop, the crop is left uncut. Everything is
 measured on a small grey copy; the original is then turned, cut and resized to the model's input
-in one resampling. It costs about 0.65 ms a 94 × 24 crop on one core, half of it the tilt search
-(`bench/speed.py`, end to end: about 1,800 crops a second as they are, 800 found first).
+in one resampling. It costs 0.65-1.35 ms a 94 × 24 crop on one core (two CPUs), about half of it
+the tilt search, as much as the default model's read: `plateocr predict` therefore finds the plates
+in a worker process while the model reads (`reading.reader.default_workers`, `bench/speed.py`).
 
 Out of fold on plates_dev (split 0, `bench/robustness.py`), the accurate ensemble read boxes with
 30 % margins 0.955 instead of 0.846 and plates turned 8° 0.959 instead of 0.857, tight crops 0.983
