@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 
 from plateocr import SAMPLE_DIR, PlateReader
+from plateocr.data.images import load_image
+from plateocr.data.perturbations import perturb
+from plateocr.data.recolour import recolour_image
 from plateocr.errors import PlateOCRError
 from plateocr.reading.export import export_onnx
 from plateocr.research.recipe import STUDENT
@@ -51,10 +54,15 @@ def test_the_int8_export_is_smaller_and_reads_real_crops_as_the_float32_export(t
     assert int8_path.stat().st_size < 0.4 * float_path.stat().st_size  # int8 weights: a quarter of float32's
     int8_reader = PlateReader.from_pretrained(int8_path)
     assert int8_reader.onnx_session.get_modelmeta().custom_metadata_map["plateocr_precision"] == "int8"
-    files = real_crops()
-    plain, quantized = PlateReader.from_pretrained(float_path).read(files), int8_reader.read(files)
-    # The same plates up to int8 rounding (every one of plates_dev's on a CPU with int8 dot products).
-    assert sum(a.plate != b.plate for a, b in zip(plain, quantized)) <= len(files) // 100
+    # Bright crops and dark characters on white drive activations hardest: on CPUs without VNNI
+    # an export with 8-bit weights saturated there (30 % and 6 % of plates_dev misread).
+    crops = [load_image(f) for f in real_crops()]
+    bright = [perturb(c, "overexposed", 1.8, np.random.default_rng(i)) for i, c in enumerate(crops)]
+    white = [recolour_image(c, "white") for c in crops]
+    for images in (crops, bright, white):
+        plain, quantized = PlateReader.from_pretrained(float_path).read(images), int8_reader.read(images)
+        # The same plates up to int8 rounding.
+        assert sum(a.plate != b.plate for a, b in zip(plain, quantized)) <= max(1, len(images) // 100)
     assert np.median([r.confidence for r in quantized]) > 0.9  # the calibration travels with the model
 
 
