@@ -12,6 +12,7 @@ from PIL import Image
 from plateocr import SAMPLE_DIR, PlateReader, PlateResult
 from plateocr.alphabet import PLATE_TYPES
 from plateocr.errors import PlateOCRError
+from plateocr.reading import reader as reader_module
 
 FILE = SAMPLE_DIR / "浙D911SY.jpg"
 
@@ -69,6 +70,17 @@ def test_read_files_in_a_worker_reads_the_same_and_gives_its_threads_back(reader
         (r.path, r.plate, r.error is None) for r in one_process
     ]
     assert torch.get_num_threads() == threads
+
+
+def test_an_onnx_reader_reads_the_same_beside_a_worker_on_a_session_of_fewer_threads(monkeypatch):
+    int8 = PlateReader.from_pretrained(onnx_threads=2)
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:6]
+    session, opened = int8.graph.model.session, []
+    real_session = reader_module._onnx_session
+    monkeypatch.setattr(reader_module, "_onnx_session", lambda path, n: opened.append(n) or real_session(path, n))
+    with_worker = list(int8.read_files(files, batch_size=2, workers=1))
+    assert opened == [1] and int8.graph.model.session is session  # one thread beside the worker, then given back
+    assert [r.plate for r in with_worker] == [r.plate for r in int8.read(files)]
 
 
 def test_workers_prepare_only_where_preparing_costs_as_much_as_reading(reader, monkeypatch):
@@ -156,13 +168,43 @@ def test_the_fast_model_is_the_student_distilled_from_the_accurate_model_and_loa
 
 
 def test_the_default_reader_is_the_student_read_once():
-    from plateocr.reading.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, MODELS
+    from plateocr.reading.reader import DEFAULT_CHECKPOINT, DEFAULT_MODEL, INT8_EXPORTS, MODELS
     from plateocr.research.recipe import STUDENT
 
     assert DEFAULT_MODEL == "fast" and DEFAULT_CHECKPOINT == MODELS["fast"]
-    reader = PlateReader.from_pretrained()
-    assert reader.source == str(MODELS["fast"])
+    reader = PlateReader.from_pretrained()  # on a CPU: the student's shipped int8 export
+    assert (reader.source, reader.precision) == (str(INT8_EXPORTS["fast"]), "int8")
     assert (reader.arch, reader.tta) == (STUDENT, "none")
+    checkpoint = PlateReader.from_pretrained(precision="float32")
+    assert (checkpoint.source, checkpoint.onnx_session) == (str(MODELS["fast"]), None)
+
+
+def test_the_shipped_int8_export_is_the_shipped_students(tmp_path):
+    """A retrained fast.pt ships with its own int8 export: the shipped one reads as a fresh export
+    of fast.pt does and carries its calibration."""
+    from plateocr.reading.export import export_onnx
+    from plateocr.reading.reader import INT8_EXPORTS
+
+    shipped = PlateReader.from_pretrained(INT8_EXPORTS["fast"])
+    fresh = PlateReader.from_pretrained(export_onnx("fast", tmp_path / "fast.int8.onnx", int8=True))
+    student = PlateReader.from_pretrained("fast", precision="float32")
+    assert (shipped.temperature, shipped.confidence_map) == (student.temperature, student.confidence_map)
+    assert (shipped.deskew, shipped.tta, shipped.tokenizer.alphabet) == (True, "none", student.tokenizer.alphabet)
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))
+    assert [(r.plate, round(r.confidence, 4)) for r in shipped.read(files)] == [
+        (r.plate, round(r.confidence, 4)) for r in fresh.read(files)
+    ]
+
+
+def test_int8_reading_needs_a_shipped_export_and_the_cpu(tiny_run):
+    with pytest.raises(PlateOCRError, match="no int8 export ships for accurate"):
+        PlateReader.from_pretrained("accurate", precision="int8")
+    with pytest.raises(PlateOCRError, match="no int8 export ships for"):
+        PlateReader.from_pretrained(tiny_run[0] / "best.pt", precision="int8")
+    with pytest.raises(PlateOCRError, match="runs on the CPU"):
+        PlateReader.from_pretrained("fast", device="cuda", precision="int8")
+    # A checkpoint given by its path reads with torch, as "auto" reads every checkpoint.
+    assert PlateReader.from_pretrained(tiny_run[0] / "best.pt").onnx_session is None
 
 
 def test_repr_lists_its_fields_with_commas():
@@ -313,8 +355,11 @@ def test_the_posteriors_of_a_reading_are_those_of_the_crop_it_read():
 
 def test_reading_precision_is_chosen_by_the_hardware_and_float32_on_request():
     from plateocr.reading.devices import cpu_has_bf16
+    from plateocr.reading.reader import MODELS
 
-    auto, exact = PlateReader.from_pretrained("fast"), PlateReader.from_pretrained("fast", precision="float32")
+    # A checkpoint's "auto" (the shipped model by name reads its int8 export on a CPU).
+    auto = PlateReader.from_pretrained(MODELS["fast"])
+    exact = PlateReader.from_pretrained("fast", precision="float32")
     assert auto.autocast_dtype == (torch.bfloat16 if cpu_has_bf16() else None)
     assert exact.autocast_dtype is None
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in auto.model.modules())  # folded for reading

@@ -42,7 +42,7 @@ def export_onnx(
     onnx_path = Path(onnx_path)
     if onnx_path.exists() and not overwrite:
         raise PlateOCRError(f"{onnx_path} already exists; pass --overwrite to replace it")
-    reader = PlateReader.from_pretrained(checkpoint)  # deskew as the checkpoint says
+    reader = PlateReader.from_pretrained(checkpoint, precision="float32")  # the torch model; deskew as it says
     model = reader.model.cpu().eval()
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(2, 3, *reader.input_size, dtype=torch.uint8)

@@ -41,6 +41,14 @@ WEIGHTS = Path(__file__).parents[1] / "weights"
 # The student is the default: it reads the real plates of a cross-validation as well as the
 # ensemble, once per plate instead of eight model passes.
 MODELS = {"fast": WEIGHTS / "fast.pt", "accurate": WEIGHTS / "wide_sharp.pt"}
+# Their int8 exports (`plateocr export --int8` of the checkpoint), which a CPU reads by default: on
+# 2 cores of an AVX2 CPU the fast model read 1.2x the plates a second at batch 64 and one plate in
+# half the time of float32 torch, and plates_dev crops in every colour and perturbation as float32
+# does (bench/int8.py). `precision="float32"` reads the checkpoint with torch.
+INT8_EXPORTS = {"fast": WEIGHTS / "fast.int8.onnx"}
+# How a reader may run its model: "auto" is the int8 export on a CPU where the model ships one, else
+# the checkpoint with torch (bf16 convolutions where the hardware has bf16 units, else float32).
+READER_PRECISIONS = ("auto", "float32", "int8")
 DEFAULT_MODEL = "fast"
 DEFAULT_CHECKPOINT = MODELS[DEFAULT_MODEL]
 ACCURATE_CHECKPOINT = MODELS["accurate"]
@@ -138,6 +146,10 @@ class PlateReader:
         # Find the plate inside a loose or turned box before reading it (plateocr.data.rectify): a
         # step of the crop's preparation, so read_prepared's callers do their own.
         self.rectify = rectify
+        # An ONNX reader's file, its session's threads and the precision it was exported in (from_onnx).
+        self.onnx_path: Path | None = None
+        self.onnx_threads = 0
+        self.exported_precision: str | None = None
 
     @property
     def tta(self) -> str:
@@ -149,8 +161,8 @@ class PlateReader:
 
     @property
     def precision(self) -> str:
-        """The precision its convolutions run in: "bfloat16" or "float32"."""
-        return str(self.autocast_dtype or torch.float32).removeprefix("torch.")
+        """The precision its convolutions run in: "bfloat16", "float32" or, for an int8 ONNX export, "int8"."""
+        return self.exported_precision or str(self.autocast_dtype or torch.float32).removeprefix("torch.")
 
     @classmethod
     def from_checkpoint(
@@ -211,10 +223,26 @@ class PlateReader:
         """Load a shipped model by name ("fast", "accurate"; None: the default), a checkpoint (.pt) or
         an exported ONNX file (.onnx). Crops are deskewed (plateocr.data.deskew) as the model's were in
         training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise.
-        An ONNX file runs on `onnx_threads` CPU threads (0: as many as torch uses); a checkpoint's
-        convolutions in bf16 where the hardware has bf16 units, unless `precision` is "float32".
+        `precision` (READER_PRECISIONS): on a CPU, "auto" reads a shipped model through its int8
+        export where it ships one (INT8_EXPORTS); a checkpoint's convolutions run in bf16 where the
+        hardware has bf16 units unless `precision` is "float32". An ONNX file runs on `onnx_threads`
+        CPU threads (0: as many as torch uses).
         Each box's plate is turned level and cut tight before it is read, unless `rectify` is False."""
-        path = MODELS.get(str(path), Path(path)) if path else DEFAULT_CHECKPOINT
+        if precision not in READER_PRECISIONS:
+            raise PlateOCRError(f"unknown precision {precision!r}: choose one of {', '.join(READER_PRECISIONS)}")
+        name = str(path) if path else DEFAULT_MODEL
+        int8 = INT8_EXPORTS.get(name)
+        if precision == "int8" or (precision == "auto" and torch.device(device).type == "cpu" and int8 is not None):
+            if torch.device(device).type != "cpu":
+                raise PlateOCRError(f"int8 reading runs on the CPU, not {device}: use --precision auto or float32")
+            if int8 is None:
+                raise PlateOCRError(
+                    f"no int8 export ships for {name}: write one with `plateocr export --int8` and read that .onnx file"
+                )
+            if not int8.is_file():
+                raise CheckpointError(f"the int8 export of {name} is missing at {int8}; use --precision float32")
+            return cls.from_onnx(int8, decoder, threads=onnx_threads, tta=tta, deskew=deskew, rectify=rectify)
+        path = MODELS.get(name, Path(name))
         if path.suffix.lower() == ".onnx":
             return cls.from_onnx(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew, rectify=rectify)
         if not path.is_file() and path in MODELS.values():
@@ -234,22 +262,16 @@ class PlateReader:
     ) -> PlateReader:
         """A reader backed by an onnxruntime session over a file `plateocr export` wrote, running on
         `threads` CPU threads (0: as many as torch uses); the count is fixed when the session is created."""
-        import onnxruntime as ort
-
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"ONNX file {path} does not exist")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
+        threads = threads or torch.get_num_threads()
+        session = _onnx_session(path, threads)
         meta = session.get_modelmeta().custom_metadata_map
         if "plateocr_arch" not in meta:
             raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
         arch_members(meta["plateocr_arch"])  # an arch this plateocr does not know: one clear line
-        return cls(
+        reader = cls(
             OnnxModel(session),
             Tokenizer(meta["plateocr_alphabet"]),
             meta["plateocr_arch"],
@@ -263,6 +285,9 @@ class PlateReader:
             precision="float32",
             rectify=rectify,
         )
+        reader.onnx_path, reader.onnx_threads = path, threads
+        reader.exported_precision = meta.get("plateocr_precision", "float32")
+        return reader
 
     # -- model and decoding -------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -337,8 +362,9 @@ class PlateReader:
         (`default_workers` picks a count for a CPU); unreadable files give a result with `.error`
         set instead of stopping the run.
 
-        While workers prepare the next batches, a torch model on the CPU reads with one thread
-        fewer per worker: the model and the preparation then run side by side on their own cores.
+        While workers prepare the next batches, the model on the CPU (torch, or an onnxruntime
+        session) reads with one thread fewer per worker: the model and the preparation then run side
+        by side on their own cores.
 
         `vertices`, one per file: None for a crop, or a full photo's plate corners (CCPD order:
         bottom-right, bottom-left, top-left, top-right), warped to an upright crop before reading.
@@ -355,34 +381,63 @@ class PlateReader:
             num_workers=workers,
             collate_fn=_collate_prepared,
         )
-        shares_cpu = workers > 0 and self.device.type == "cpu" and self.onnx_session is None
+        shares_cpu = workers > 0 and self.device.type == "cpu"
         threads = max(1, torch.get_num_threads() - workers) if shares_cpu else torch.get_num_threads()
-        for layouts, batch_paths, errors in loader:
-            read = [p for p, e in zip(batch_paths, errors) if e is None]
-            with _torch_threads(threads):
-                results = iter(self.read_layouts(layouts, read) if layouts else [])
-            for p, e in zip(batch_paths, errors):
-                yield next(results) if e is None else PlateResult("", 0.0, "", p, e)
+        session_threads = max(1, self.onnx_threads - workers) if shares_cpu else self.onnx_threads
+        with self._onnx_session_threads(session_threads):
+            for layouts, batch_paths, errors in loader:
+                read = [p for p, e in zip(batch_paths, errors) if e is None]
+                with _torch_threads(threads):
+                    results = iter(self.read_layouts(layouts, read) if layouts else [])
+                for p, e in zip(batch_paths, errors):
+                    yield next(results) if e is None else PlateResult("", 0.0, "", p, e)
+
+    @contextmanager
+    def _onnx_session_threads(self, threads: int):
+        """An ONNX reader's session swapped, for the block, for one on `threads` threads (onnxruntime
+        fixes a session's threads when it creates it); a torch reader's block runs as it is."""
+        if self.onnx_path is None or threads == self.onnx_threads:
+            yield
+            return
+        model, before = self.graph.model, self.graph.model.session
+        model.session = _onnx_session(self.onnx_path, threads)
+        try:
+            yield
+        finally:
+            model.session = before
+
+
+def _onnx_session(path: Path, threads: int):
+    """An onnxruntime CPU session over `path` on `threads` intra-op threads; a file onnxruntime cannot
+    load is a one-line CheckpointError."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
 
 
 def default_workers(reader: PlateReader, files: int, batch_size: int = 64) -> int:
     """Processes that should prepare `files` image files while `reader` reads them: none for a
     batch or less (starting a process costs more than it saves). Beside a GPU, half the CPU's
     cores. On a CPU the workers take their cores from the model, which pays only where preparing
-    a crop costs about as much as reading it: the plate is found inside each box and a torch model
+    a crop costs about as much as reading it: the plate is found inside each box and the model
     reads each plate once. Then half the cores, else none.
 
-    On a 2-core CPU (`bench/speed.py`, end to end, three runs) the shipped `fast` reader read
-    1.4-1.6 times the plates a second with one worker beside a one-thread model; boxes read as they
-    are, the four-view ensemble and an onnxruntime session (whose threads are fixed) gained nothing
-    or lost.
+    On a 2-core CPU (`bench/speed.py`, end to end) the shipped `fast` reader read 1.4-1.6 times the
+    plates a second with one worker beside a one-thread torch model, and 1.4 times with its int8
+    export on one onnxruntime thread; boxes read as they are and the four-view ensemble gained
+    nothing or lost.
     """
     cores = os.cpu_count() or 1
     if cores < 2 or files <= batch_size:
         return 0
     if reader.device.type != "cpu":
         return cores // 2
-    costs_as_much = reader.rectify and reader.tta == "none" and reader.onnx_session is None
+    costs_as_much = reader.rectify and reader.tta == "none"
     return cores // 2 if costs_as_much else 0
 
 

@@ -13,7 +13,8 @@ too), so `evaluate --data sample` scores unseen plates.
 `--teacher CKPT` distils the student from a trained ensemble (the shipped one: --teacher
 plateocr/weights/wide_sharp.pt) and trains no member. Both models land in OUT as accurate.pt and
 fast.pt; --ship [DIR] also writes them under the names the package bundles (wide_sharp.pt,
-fast.pt) to DIR (default OUT/weights), never into the installed package. Read one with
+fast.pt, and fast.int8.onnx, the int8 export a CPU reads) to DIR (default OUT/weights), never into
+the installed package. Read one with
 `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`; copying DIR's files into
 plateocr/weights/ in a source checkout makes them the defaults the wheel bundles.
 """
@@ -31,7 +32,8 @@ from .. import SAMPLE_DIR
 from ..data.datasets import detect_layout, list_records, write_manifest
 from ..errors import PlateOCRError
 from ..models.checkpoint import as_one_model, load_checkpoint, save_checkpoint
-from ..reading.reader import MODELS
+from ..reading.export import export_onnx
+from ..reading.reader import INT8_EXPORTS, MODELS
 from ..training.config import TrainConfig, check_keys, parse_overrides
 from ..training.loop import train
 
@@ -298,11 +300,17 @@ def main(argv=None) -> int:
 
 
 def write_shipped(built: list[tuple[Path, str]], ship_dir: Path) -> None:
-    """Copy each built checkpoint to `ship_dir` under the name the package bundles it by."""
+    """Copy each built checkpoint to `ship_dir` under the name the package bundles it by, with the
+    int8 export that a CPU reads of a model that ships one (INT8_EXPORTS)."""
     ship_dir.mkdir(parents=True, exist_ok=True)
+    int8_names = {MODELS[model].name: path.name for model, path in INT8_EXPORTS.items()}
     for checkpoint, name in built:
         shutil.copyfile(checkpoint, ship_dir / name)
-        print(f"shipped {ship_dir / name} ({(ship_dir / name).stat().st_size / 1e6:.1f} MB)")
+        shipped = [ship_dir / name]
+        if name in int8_names:
+            shipped.append(export_onnx(ship_dir / name, ship_dir / int8_names[name], overwrite=True, int8=True))
+        for path in shipped:
+            print(f"shipped {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
