@@ -6,7 +6,7 @@ import subprocess
 import torch
 
 from plateocr import PlateReader, __version__
-from plateocr.reading.reader import DEFAULT_CHECKPOINT
+from plateocr.reading.reader import DEFAULT_CHECKPOINT, INT8_EXPORTS
 from plateocr.training.provenance import (
     checkpoint_identity,
     files_fingerprint,
@@ -65,11 +65,18 @@ def test_hardware_names_the_cpu_and_its_threads():
 def test_checkpoint_identity_and_reader_settings_name_the_same_model():
     identity = checkpoint_identity(DEFAULT_CHECKPOINT)
     assert identity["sha256"] == hashlib.sha256(DEFAULT_CHECKPOINT.read_bytes()).hexdigest()
-    reader = PlateReader.from_pretrained(tta="none", deskew=False, decoder="greedy")
+    reader = PlateReader.from_pretrained(tta="none", deskew=False, decoder="greedy", precision="float32")
     settings = reader_settings(reader)
     assert settings["sha256"] == identity["sha256"] and settings["arch"] == identity["arch"]
     assert (settings["tta"], settings["deskew"], settings["decoder"]) == ("none", False, "greedy")
-    assert settings["rectify"] is True
+    assert settings["rectify"] is True and settings["precision"] == "float32"
     exact = PlateReader.from_pretrained(tta="none", precision="float32", rectify=False)
-    assert reader_settings(exact)["precision"] == "float32" and reader_settings(exact)["rectify"] is False
-    assert settings["precision"] == ("bfloat16" if reader.autocast_dtype == torch.bfloat16 else "float32")
+    assert reader_settings(exact)["rectify"] is False
+    checkpoint_auto = PlateReader.from_pretrained(DEFAULT_CHECKPOINT)
+    assert reader_settings(checkpoint_auto)["precision"] == (
+        "bfloat16" if checkpoint_auto.autocast_dtype == torch.bfloat16 else "float32"
+    )
+    # On a CPU the default reads the int8 export: a report names that file and its precision.
+    int8 = reader_settings(PlateReader.from_pretrained())
+    assert (int8["checkpoint"], int8["precision"]) == (str(INT8_EXPORTS["fast"]), "int8")
+    assert int8["sha256"] == hashlib.sha256(INT8_EXPORTS["fast"].read_bytes()).hexdigest()

@@ -117,7 +117,7 @@ def checkpoint_identity(path) -> dict:
 
 def reader_settings(reader) -> dict:
     """How a PlateReader reads: its model (file, arch, sha256), views, deskewing, rectifying, decoder and the
-    precision of its convolutions (bf16 on hardware with bf16 units unless float32 was asked for)."""
+    precision of its model (int8 for an int8 export; bf16 on hardware with bf16 units unless float32 was asked for)."""
     source = Path(reader.source) if reader.source else None
     return {
         "checkpoint": str(source) if source else None,
