@@ -43,7 +43,7 @@ checkpoint = None            # the shipped model; None: PlateReader.from_pretrai
 synthetic_checkpoint = "../runs/notebooks/02_train/best.pt"      # 02's synthetic-only model; None: left out
 output_dir = "../runs/notebooks/03_error_analysis"
 batch_size = 64
-precision = "float32"        # "float32" reads alike on every CPU; "auto": bf16 convolutions where the CPU has bf16 units
+precision = "float32"        # "float32" reads alike on every CPU; "auto": as readers read by default (the shipped model in int8 on a CPU)
 seed = 0
 synthetic_n = 200            # held-out synthetic plates rendered for the slant comparison
 

@@ -67,9 +67,9 @@ def _add_reader_args(p: argparse.ArgumentParser) -> None:
         choices=READER_PRECISIONS,
         default="auto",
         help="auto: on a CPU, a shipped model through its int8 export where it ships one (the default "
-        "model does: ~1.2x the plates a second of float32 torch and one plate in half the time, the same "
-        "readings on plates_dev); a .pt checkpoint's convolutions in bf16 where the CPU or GPU has bf16 "
-        "units, else float32; float32: the checkpoint with torch in float32; int8: the shipped int8 export",
+        "model does: ~1.3x the plates a second of float32 torch, the same readings on plates_dev); "
+        "a .pt checkpoint's convolutions in bf16 where the CPU or GPU has bf16 units, else float32; "
+        "float32: the checkpoint with torch in float32; int8: the shipped int8 export",
     )
 
 

@@ -197,14 +197,18 @@ def test_the_shipped_int8_export_is_the_shipped_students(tmp_path):
 
 
 def test_int8_reading_needs_a_shipped_export_and_the_cpu(tiny_run):
+    from plateocr.reading.reader import INT8_EXPORTS
+
     with pytest.raises(PlateOCRError, match="no int8 export ships for accurate"):
         PlateReader.from_pretrained("accurate", precision="int8")
     with pytest.raises(PlateOCRError, match="no int8 export ships for"):
         PlateReader.from_pretrained(tiny_run[0] / "best.pt", precision="int8")
     with pytest.raises(PlateOCRError, match="runs on the CPU"):
         PlateReader.from_pretrained("fast", device="cuda", precision="int8")
-    # A checkpoint given by its path reads with torch, as "auto" reads every checkpoint.
+    # A checkpoint given by its path reads with torch, as "auto" reads every checkpoint; an ONNX
+    # file reads as it was exported, whatever the precision asked for.
     assert PlateReader.from_pretrained(tiny_run[0] / "best.pt").onnx_session is None
+    assert PlateReader.from_pretrained(INT8_EXPORTS["fast"], precision="float32").precision == "int8"
 
 
 def test_repr_lists_its_fields_with_commas():

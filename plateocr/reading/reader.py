@@ -42,9 +42,9 @@ WEIGHTS = Path(__file__).parents[1] / "weights"
 # ensemble, once per plate instead of eight model passes.
 MODELS = {"fast": WEIGHTS / "fast.pt", "accurate": WEIGHTS / "wide_sharp.pt"}
 # Their int8 exports (`plateocr export --int8` of the checkpoint), which a CPU reads by default: on
-# 2 cores of an AVX2 CPU the fast model read 1.2x the plates a second at batch 64 and one plate in
-# half the time of float32 torch, and plates_dev crops in every colour and perturbation as float32
-# does (bench/int8.py). `precision="float32"` reads the checkpoint with torch.
+# 2 cores of an AVX2 CPU the fast model read 1.3x the plates a second of float32 torch at batch 64
+# and a single plate in 0.5-0.75 of its time, and plates_dev crops in every colour and perturbation
+# as float32 does (bench/int8.py). `precision="float32"` reads the checkpoint with torch.
 INT8_EXPORTS = {"fast": WEIGHTS / "fast.int8.onnx"}
 # How a reader may run its model: "auto" is the int8 export on a CPU where the model ships one, else
 # the checkpoint with torch (bf16 convolutions where the hardware has bf16 units, else float32).
@@ -225,12 +225,14 @@ class PlateReader:
         training, and read in as many views as its checkpoint says, unless `deskew`/`tta` say otherwise.
         `precision` (READER_PRECISIONS): on a CPU, "auto" reads a shipped model through its int8
         export where it ships one (INT8_EXPORTS); a checkpoint's convolutions run in bf16 where the
-        hardware has bf16 units unless `precision` is "float32". An ONNX file runs on `onnx_threads`
-        CPU threads (0: as many as torch uses).
+        hardware has bf16 units unless `precision` is "float32". An ONNX file runs as it was
+        exported, on `onnx_threads` CPU threads (0: as many as torch uses).
         Each box's plate is turned level and cut tight before it is read, unless `rectify` is False."""
         if precision not in READER_PRECISIONS:
             raise PlateOCRError(f"unknown precision {precision!r}: choose one of {', '.join(READER_PRECISIONS)}")
         name = str(path) if path else DEFAULT_MODEL
+        if name.lower().endswith(".onnx"):
+            return cls.from_onnx(name, decoder, threads=onnx_threads, tta=tta, deskew=deskew, rectify=rectify)
         int8 = INT8_EXPORTS.get(name)
         if precision == "int8" or (precision == "auto" and torch.device(device).type == "cpu" and int8 is not None):
             if torch.device(device).type != "cpu":
@@ -243,8 +245,6 @@ class PlateReader:
                 raise CheckpointError(f"the int8 export of {name} is missing at {int8}; use --precision float32")
             return cls.from_onnx(int8, decoder, threads=onnx_threads, tta=tta, deskew=deskew, rectify=rectify)
         path = MODELS.get(name, Path(name))
-        if path.suffix.lower() == ".onnx":
-            return cls.from_onnx(path, decoder, threads=onnx_threads, tta=tta, deskew=deskew, rectify=rectify)
         if not path.is_file() and path in MODELS.values():
             raise CheckpointError(f"no pretrained checkpoint is shipped at {path}; pass --checkpoint")
         payload = load_checkpoint(path, map_location=device)
