@@ -99,6 +99,17 @@ def test_workers_prepare_only_where_preparing_costs_as_much_as_reading(reader, m
     assert default_workers(reader, 1000) == 0
 
 
+def test_an_onnx_reader_gets_more_workers_than_a_torch_one(monkeypatch):
+    from plateocr.reading.reader import default_workers
+
+    int8 = PlateReader.from_pretrained()  # the shipped int8 export: its idle threads do not spin
+    for cores, workers in ((2, 2), (4, 3), (8, 5)):
+        monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
+        assert default_workers(int8, 1000) == workers
+    monkeypatch.setattr(int8, "rectify", False)
+    assert default_workers(int8, 1000) == 0
+
+
 @pytest.mark.parametrize("bad", [42, {"image": 1}, np.zeros((4, 4, 3), np.float32), torch.zeros(2, 8, 8)])
 def test_unsupported_inputs_are_clear_errors(reader, bad):
     with pytest.raises(PlateOCRError, match="crop|cannot read"):

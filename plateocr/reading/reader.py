@@ -14,6 +14,7 @@ The CLI, evaluation, notebooks, benchmarks and the ONNX checks all read plates t
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -420,25 +421,33 @@ def _onnx_session(path: Path, threads: int):
         raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
 
 
+# Preparing's share of a plate's CPU time beside the int8 model: decoding and finding the plate took
+# about 1.5 core-ms a crop, the model with deskewing and decoding about 1.0 (2 cores, AVX2).
+PREPARING_SHARE = 0.6
+
+
 def default_workers(reader: PlateReader, files: int, batch_size: int = 64) -> int:
     """Processes that should prepare `files` image files while `reader` reads them: none for a
     batch or less (starting a process costs more than it saves). Beside a GPU, half the CPU's
     cores. On a CPU the workers take their cores from the model, which pays only where preparing
     a crop costs about as much as reading it: the plate is found inside each box and the model
-    reads each plate once. Then half the cores, else none.
+    reads each plate once. Then half the cores for a torch model; for an onnxruntime session,
+    whose idle threads do not spin, PREPARING_SHARE of them rounded up (2 of 2), beside a session of
+    the cores left (at least one thread).
 
-    On a 2-core CPU (`bench/speed.py`, end to end) the shipped `fast` reader read 1.4-1.6 times the
-    plates a second with one worker beside a one-thread torch model, and 1.4 times with its int8
-    export on one onnxruntime thread; boxes read as they are and the four-view ensemble gained
-    nothing or lost.
+    On a 2-core CPU (`bench/speed.py` and one-off runs, end to end) the shipped `fast` reader read
+    1.4-1.6 times the plates a second with one worker beside a one-thread torch model (two workers
+    read less); its int8 export read 1.5 times with one worker beside one onnxruntime thread and
+    1.1 times more with two. Boxes read as they are and the four-view ensemble gained nothing or lost.
     """
     cores = os.cpu_count() or 1
     if cores < 2 or files <= batch_size:
         return 0
     if reader.device.type != "cpu":
         return cores // 2
-    costs_as_much = reader.rectify and reader.tta == "none"
-    return cores // 2 if costs_as_much else 0
+    if not (reader.rectify and reader.tta == "none"):
+        return 0
+    return math.ceil(PREPARING_SHARE * cores) if reader.onnx_session is not None else cores // 2
 
 
 @contextmanager
