@@ -66,6 +66,16 @@ def test_the_int8_export_is_smaller_and_reads_real_crops_as_the_float32_export(t
     assert np.median([r.confidence for r in quantized]) > 0.9  # the calibration travels with the model
 
 
+def test_shipping_the_default_model_writes_its_int8_export_beside_it(tmp_path):
+    from plateocr.reading.reader import INT8_EXPORTS, MODELS
+    from plateocr.research.recipe import write_shipped
+
+    write_shipped([(MODELS["fast"], MODELS["fast"].name)], tmp_path)
+    int8 = PlateReader.from_pretrained(tmp_path / INT8_EXPORTS["fast"].name)
+    assert (tmp_path / MODELS["fast"].name).read_bytes() == MODELS["fast"].read_bytes()
+    assert int8.precision == "int8" and int8.temperature == PlateReader.from_pretrained("fast").temperature
+
+
 def test_dynamic_batch_axis(onnx_file):
     reader = PlateReader.from_pretrained(onnx_file)
     for n in (1, 5, 64):

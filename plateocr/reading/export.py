@@ -7,9 +7,10 @@ install has.
 
 `int8=True` writes the model with int8 convolutions and matrix products instead (onnxruntime static
 quantization: per-channel 7-bit weights, activation ranges calibrated on the bundled real crops as
-the model sees them). It reads about 1.4 times as many plates a second as the float32 export, and
-the shipped student's int8 export reads plates_dev crops, clean, recoloured or perturbed, as the
-float32 one does (`bench/int8.py`); `bench/robustness.py --int8` measures it out of fold.
+the model sees them). On 2 cores of an AVX2 CPU it read 1.1-1.3 times as many plates a second as
+the float32 export at batch 64, and the shipped student's int8 export reads plates_dev crops, clean,
+recoloured or perturbed, as the float32 one does (`bench/int8.py`); `bench/robustness.py --int8`
+measures it out of fold.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def quantized(float_path: Path, reader: PlateReader):
             # 7-bit weights: on x86 CPUs without VNNI (AVX2) onnxruntime multiplies uint8 activations
             # by int8 weights in pairs summed into int16, which saturates with 8-bit weights. There the
             # 8-bit export misread 30 % of overexposed and 6 % of white plates_dev crops that float32
-            # read; 7-bit weights read them as float32 does, and ran faster, on every CPU.
+            # read; 7-bit weights read them as float32 does, and ran faster there.
             reduce_range=True,
             activation_type=QuantType.QUInt8,
             op_types_to_quantize=["Conv", "MatMul", "Gemm"],

@@ -14,9 +14,9 @@ too), so `evaluate --data sample` scores unseen plates.
 plateocr/weights/wide_sharp.pt) and trains no member. Both models land in OUT as accurate.pt and
 fast.pt; --ship [DIR] also writes them under the names the package bundles (wide_sharp.pt,
 fast.pt, and fast.int8.onnx, the int8 export a CPU reads) to DIR (default OUT/weights), never into
-the installed package. Read one with
-`--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`; copying DIR's files into
-plateocr/weights/ in a source checkout makes them the defaults the wheel bundles.
+the installed package. Read one with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`;
+copying DIR's files into plateocr/weights/ in a source checkout makes them the defaults the wheel
+bundles.
 """
 
 from __future__ import annotations
