@@ -147,10 +147,6 @@ class PlateReader:
         # Find the plate inside a loose or turned box before reading it (plateocr.data.rectify): a
         # step of the crop's preparation, so read_prepared's callers do their own.
         self.rectify = rectify
-        # An ONNX reader's file, its session's threads and the precision it was exported in (from_onnx).
-        self.onnx_path: Path | None = None
-        self.onnx_threads = 0
-        self.exported_precision: str | None = None
 
     @property
     def tta(self) -> str:
@@ -163,7 +159,9 @@ class PlateReader:
     @property
     def precision(self) -> str:
         """The precision its convolutions run in: "bfloat16", "float32" or, for an int8 ONNX export, "int8"."""
-        return self.exported_precision or str(self.autocast_dtype or torch.float32).removeprefix("torch.")
+        if self.onnx_session is not None:
+            return self.onnx_session.get_modelmeta().custom_metadata_map.get("plateocr_precision", "float32")
+        return str(self.autocast_dtype or torch.float32).removeprefix("torch.")
 
     @classmethod
     def from_checkpoint(
@@ -266,13 +264,12 @@ class PlateReader:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"ONNX file {path} does not exist")
-        threads = threads or torch.get_num_threads()
-        session = _onnx_session(path, threads)
+        session = _onnx_session(path, threads or torch.get_num_threads())
         meta = session.get_modelmeta().custom_metadata_map
         if "plateocr_arch" not in meta:
             raise PlateOCRError(f"{path} was not exported by plateocr (no plateocr metadata)")
         arch_members(meta["plateocr_arch"])  # an arch this plateocr does not know: one clear line
-        reader = cls(
+        return cls(
             OnnxModel(session),
             Tokenizer(meta["plateocr_alphabet"]),
             meta["plateocr_arch"],
@@ -286,9 +283,6 @@ class PlateReader:
             precision="float32",
             rectify=rectify,
         )
-        reader.onnx_path, reader.onnx_threads = path, threads
-        reader.exported_precision = meta.get("plateocr_precision", "float32")
-        return reader
 
     # -- model and decoding -------------------------------------------------------------
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -384,8 +378,7 @@ class PlateReader:
         )
         shares_cpu = workers > 0 and self.device.type == "cpu"
         threads = max(1, torch.get_num_threads() - workers) if shares_cpu else torch.get_num_threads()
-        session_threads = max(1, self.onnx_threads - workers) if shares_cpu else self.onnx_threads
-        with self._onnx_session_threads(session_threads):
+        with self._onnx_session_threads(fewer=workers if shares_cpu else 0):
             for layouts, batch_paths, errors in loader:
                 read = [p for p, e in zip(batch_paths, errors) if e is None]
                 with _torch_threads(threads):
@@ -394,14 +387,16 @@ class PlateReader:
                     yield next(results) if e is None else PlateResult("", 0.0, "", p, e)
 
     @contextmanager
-    def _onnx_session_threads(self, threads: int):
-        """An ONNX reader's session swapped, for the block, for one on `threads` threads (onnxruntime
-        fixes a session's threads when it creates it); a torch reader's block runs as it is."""
-        if self.onnx_path is None or threads == self.onnx_threads:
+    def _onnx_session_threads(self, fewer: int):
+        """An ONNX reader's session swapped, for the block, for one on `fewer` threads fewer (at least
+        one; onnxruntime fixes a session's threads when it creates it); a torch reader's block, or one
+        with no fewer threads, runs as it is."""
+        threads = self.onnx_session.get_session_options().intra_op_num_threads if self.onnx_session else 0
+        if self.onnx_session is None or max(1, threads - fewer) == threads:
             yield
             return
         model, before = self.graph.model, self.graph.model.session
-        model.session = _onnx_session(self.onnx_path, threads)
+        model.session = _onnx_session(Path(self.source), max(1, threads - fewer))
         try:
             yield
         finally:
