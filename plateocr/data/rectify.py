@@ -76,12 +76,13 @@ def _grey(image: Image.Image) -> np.ndarray:
     return np.asarray(image, dtype=np.float32)
 
 
-def tilt(grey: np.ndarray) -> float:
+def tilt(grey: np.ndarray, level_below: float = 0.0) -> float:
     """dy/dx of the crop's near-horizontal edges (y grows downwards); 0 where there are too few.
 
     The slope whose shear lines those edges up into the fewest rows: the plate's borders and the
     characters' tops and bottoms make the row profile of edge strength sharpest (largest sum of
-    squares) there. Searched coarse, then fine around the coarse best.
+    squares) there. Searched coarse, then fine around the coarse best; 0 without the fine search
+    where it could only find a tilt under `level_below` degrees (one its caller treats as level).
     """
     gx, gy = _gradients(grey)
     horizontal = np.maximum(np.abs(gy) - np.abs(gx), 0.0).ravel()
@@ -115,6 +116,8 @@ def tilt(grey: np.ndarray) -> float:
 
     coarse, fine = TILT_STEPS_DEGREES
     best = sharpest(np.tan(np.radians(np.arange(-MAX_TILT_DEGREES, MAX_TILT_DEGREES + fine, coarse))))
+    if abs(np.degrees(np.arctan(best))) + coarse <= level_below:
+        return 0.0
     around = np.degrees(np.arctan(best)) + np.arange(-coarse, coarse + fine / 2, fine)
     return sharpest(np.tan(np.radians(around)))
 
@@ -160,7 +163,7 @@ def locate_plate(image: Image.Image) -> tuple[float, tuple[float, float, float, 
     scale = WORK_HEIGHT / image.height
     # Measured in grey from the start: turning one channel costs a third of turning three.
     small = image.convert("L").resize((max(8, round(image.width * scale)), WORK_HEIGHT), Image.Resampling.BILINEAR)
-    degrees = float(np.degrees(np.arctan(tilt(_grey(small)))))
+    degrees = float(np.degrees(np.arctan(tilt(_grey(small), level_below=MIN_TILT_DEGREES))))
     if not MIN_TILT_DEGREES < abs(degrees) < MAX_TILT_DEGREES:
         degrees = 0.0
     grey = _grey(_turn(small, degrees) if degrees else small)
