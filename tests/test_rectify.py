@@ -5,7 +5,7 @@ from PIL import Image
 from plateocr import SAMPLE_DIR
 from plateocr.data.images import load_image
 from plateocr.data.perturbations import perturb, surround
-from plateocr.data.rectify import WORK_HEIGHT, locate_plate, rectify, tilt
+from plateocr.data.rectify import MIN_TILT_DEGREES, WORK_HEIGHT, locate_plate, rectify, tilt
 
 PLATES = [load_image(p) for p in sorted(SAMPLE_DIR.glob("*.jpg"))]
 
@@ -92,3 +92,22 @@ def test_a_crop_too_small_to_turn_or_cut_is_read_as_it_is(factor):
         small = perturb(plate, "scale", factor, np.random.default_rng(0))
         assert locate_plate(small) == (0.0, None)
         assert rectify(small) is small
+
+
+def test_a_tilt_under_the_level_threshold_skips_the_fine_search_only_where_it_could_not_matter():
+    """With `level_below`, a crop the coarse search finds level measures 0; every other crop
+    measures as it does without it."""
+    level = tilted = 0
+    for i, plate in enumerate(PLATES[:24]):
+        for degrees in (0.0, 6.0):
+            image = perturb(plate, "rotation", degrees, np.random.default_rng(i)) if degrees else plate
+            small = image.resize((round(image.width * WORK_HEIGHT / image.height), WORK_HEIGHT))
+            grey = np.asarray(small.convert("L"), np.float32)
+            full, skipped = tilt(grey), tilt(grey, level_below=MIN_TILT_DEGREES)
+            if skipped == 0.0 and full != 0.0:
+                level += 1
+                assert abs(np.degrees(np.arctan(full))) <= MIN_TILT_DEGREES + 1e-9
+            else:
+                tilted += 1
+                assert skipped == full
+    assert level >= 6 and tilted >= 24
