@@ -87,12 +87,15 @@ def deskew_batch(images: torch.Tensor) -> torch.Tensor:
     """A (B, 3, H, W) batch of crops at the model's input size, each with its slant sheared out
     about its middle row and its sides extended with their edge pixels; same dtype."""
     b, _, h, w = images.shape
-    k = batch_slant(images)
+    pixels = images.float()  # one copy for both steps (float input is used as it is)
+    k = batch_slant(pixels)
     # Output pixel (x, y) takes input (x - k·(y - h/2), y); in grid_sample's [-1, 1] coordinates
     # that is x_n - k·(h/w)·y_n (built here: affine_grid costs ~30x as much on a CPU).
     ys = (torch.arange(h, device=images.device, dtype=torch.float32) + 0.5) * (2 / h) - 1
     xs = (torch.arange(w, device=images.device, dtype=torch.float32) + 0.5) * (2 / w) - 1
     grid_x = xs.view(1, 1, w) - (k * h / w).view(b, 1, 1) * ys.view(1, h, 1)
     grid = torch.stack([grid_x, ys.view(1, h, 1).expand(b, h, w)], dim=-1)
-    sheared = F.grid_sample(images.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return sheared.round().clamp(0, 255).to(images.dtype) if not images.is_floating_point() else sheared
+    sheared = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # Bilinear weights sum to one, so the result stays within the input's range: rounding is all
+    # an integer image needs.
+    return sheared.round_().to(images.dtype) if not images.is_floating_point() else sheared
