@@ -32,6 +32,8 @@ True
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -60,9 +62,8 @@ def batch_slant(images: torch.Tensor) -> torch.Tensor:
     levels, slopes in SLOPE_BINS bins over the |k| < 1 / MOSTLY_HORIZONTAL an edge can have): one
     pass over the pixels instead of a sort per crop.
     """
-    luma = torch.tensor(LUMA, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
-    grey = (images.float() * luma).sum(1)  # B, H, W
-    gy, gx = (g.flatten(1) for g in torch.gradient(grey, dim=(1, 2)))
+    grey = (images.float() * _constant(LUMA, images.device).view(1, 3, 1, 1)).sum(1)  # B, H, W
+    gy, gx = _gradient(grey, 1).flatten(1), _gradient(grey, 2).flatten(1)
     strength = torch.hypot(gx, gy)
     threshold = _weighted_quantile(strength, torch.ones_like(strength), EDGE_PERCENTILE / 100, 0.0, 1024 / 4, 1024)
     edges = (gx.abs() > MOSTLY_HORIZONTAL * gy.abs()) & (strength > threshold.unsqueeze(1))
@@ -71,6 +72,21 @@ def batch_slant(images: torch.Tensor) -> torch.Tensor:
     slopes = gy / torch.where(edges, gx, torch.ones_like(gx))
     k = _weighted_quantile(slopes, strength * edges, 0.5, -limit, limit, SLOPE_BINS)
     return torch.where(edges.sum(1) >= MIN_EDGES, k, torch.zeros_like(k))
+
+
+@lru_cache(maxsize=16)
+def _constant(values: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32, device=device)
+
+
+def _gradient(grey: torch.Tensor, dim: int) -> torch.Tensor:
+    """torch.gradient along one dim (central differences inside, one-sided at the borders), in a
+    few ops: on one crop on a CPU, torch.gradient's own dozens of small ops cost as much as the rest
+    of measuring its slant."""
+    n = grey.shape[dim]
+    first = grey.narrow(dim, 1, 1) - grey.narrow(dim, 0, 1)
+    inside = (grey.narrow(dim, 2, n - 2) - grey.narrow(dim, 0, n - 2)) / 2
+    return torch.cat([first, inside, grey.narrow(dim, n - 1, 1) - grey.narrow(dim, n - 2, 1)], dim)
 
 
 def _weighted_quantile(values, weights, q: float, low: float, high: float, bins: int) -> torch.Tensor:
@@ -83,6 +99,12 @@ def _weighted_quantile(values, weights, q: float, low: float, high: float, bins:
     return low + (at.float() + 0.5) * width
 
 
+@lru_cache(maxsize=16)
+def _pixel_centres(n: int, device: torch.device) -> torch.Tensor:
+    """The centres of n pixels in grid_sample's [-1, 1] coordinates (align_corners=False)."""
+    return (torch.arange(n, device=device, dtype=torch.float32) + 0.5) * (2 / n) - 1
+
+
 def deskew_batch(images: torch.Tensor) -> torch.Tensor:
     """A (B, 3, H, W) batch of crops at the model's input size, each with its slant sheared out
     about its middle row and its sides extended with their edge pixels; same dtype."""
@@ -91,8 +113,7 @@ def deskew_batch(images: torch.Tensor) -> torch.Tensor:
     k = batch_slant(pixels)
     # Output pixel (x, y) takes input (x - k·(y - h/2), y); in grid_sample's [-1, 1] coordinates
     # that is x_n - k·(h/w)·y_n (built here: affine_grid costs ~30x as much on a CPU).
-    ys = (torch.arange(h, device=images.device, dtype=torch.float32) + 0.5) * (2 / h) - 1
-    xs = (torch.arange(w, device=images.device, dtype=torch.float32) + 0.5) * (2 / w) - 1
+    ys, xs = _pixel_centres(h, images.device), _pixel_centres(w, images.device)
     grid_x = xs.view(1, 1, w) - (k * h / w).view(b, 1, 1) * ys.view(1, h, 1)
     grid = torch.stack([grid_x, ys.view(1, h, 1).expand(b, h, w)], dim=-1)
     sheared = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=False)
