@@ -8,9 +8,9 @@ bottoms), the crop is turned level, and the plate is found as the band of rows r
 strokes (the characters), widened to the plate's height, and the columns of that band that hold
 strokes. Where that box covers nearly all of the crop, the crop is left uncut. Everything is
 measured on a small grey copy; the original is then turned, cut and resized to the model's input
-in one resampling. It costs about 1.1 ms a 94 × 24 crop on one core (AVX2), some 40 % of it the
-tilt search, more than the default model's read: `plateocr predict` therefore finds the plates in
-worker processes while the model reads (`reading.reader.default_workers`, `bench/speed.py`).
+in one resampling. It costs about 0.9 ms a 94 × 24 crop on one core (AVX2), some 40 % of it the
+tilt search, about as much as the default model's read: `plateocr predict` therefore finds the
+plates in worker processes while the model reads (`reading.reader.default_workers`, `bench/speed.py`).
 
 Out of fold on plates_dev (split 0, `bench/robustness.py`), the accurate ensemble read boxes with
 30 % margins 0.955 instead of 0.846 and plates turned 8° 0.959 instead of 0.857, tight crops 0.983

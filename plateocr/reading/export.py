@@ -5,12 +5,12 @@ temperature and confidence map) travel in the ONNX file's metadata, as they do i
 Writing an export needs the `export` extra (onnx); reading one needs only onnxruntime, which every
 install has.
 
-`int8=True` writes the model with int8 convolutions and matrix products instead (onnxruntime static
-quantization: per-channel 7-bit weights, activation ranges calibrated on the bundled real crops as
-the model sees them). On 2 cores of an AVX2 CPU it read 1.1-1.3 times as many plates a second as
-the float32 export at batch 64, and the shipped student's int8 export reads plates_dev crops, clean,
-recoloured or perturbed, as the float32 one does (`bench/int8.py`); `bench/robustness.py --int8`
-measures it out of fold.
+`int8=True` writes the model with int8 convolutions and matrix products, and ReLUs and max-pooling
+on their uint8 outputs, instead (onnxruntime static quantization: per-channel 7-bit weights,
+activation ranges calibrated on the bundled real crops as the model sees them). On 2 cores of an
+AVX2 CPU it read 1.1-1.4 times as many plates a second as the float32 export at batch 64, and the
+shipped student's int8 export reads plates_dev crops, clean, recoloured or perturbed, as the float32
+one does (`bench/int8.py`); `bench/robustness.py --int8` measures it out of fold.
 """
 
 from __future__ import annotations

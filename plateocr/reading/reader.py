@@ -417,7 +417,7 @@ def _onnx_session(path: Path, threads: int):
 
 
 # Preparing's share of a plate's CPU time beside the int8 model: decoding and finding the plate took
-# about 1.5 core-ms a crop, the model with deskewing and decoding about 1.0 (2 cores, AVX2).
+# about 1.1-1.4 core-ms a crop, the model with deskewing and decoding about 0.9-1.1 (2 cores, AVX2).
 PREPARING_SHARE = 0.6
 
 
