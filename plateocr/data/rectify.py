@@ -33,6 +33,7 @@ True
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -178,7 +179,7 @@ def locate_plate(image: Image.Image) -> tuple[float, tuple[float, float, float, 
 def _fill(image: Image.Image) -> tuple[int, ...] | int:
     """The crop's mean colour (grey level for a grey crop), for the corners a turn uncovers."""
     # A one-pixel box-filtered copy is the mean: a seventh of the cost of averaging in numpy.
-    return image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    return cast("tuple[int, ...] | int", image.resize((1, 1), Image.Resampling.BOX).getpixel((0, 0)))
 
 
 def _turn(image: Image.Image, degrees: float) -> Image.Image:
