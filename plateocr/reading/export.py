@@ -125,7 +125,7 @@ def quantized(float_path: Path, reader: PlateReader):
             activation_type=QuantType.QUInt8,
             # ReLU and max-pooling quantized too: their inputs' and outputs' ranges are then one, and
             # each conv hands its uint8 output on instead of converting it to float and back
-            # (15 % of the model's time; 1.1 times the plates a second on one thread, AVX2).
+            # (16 % of the model's time; 1.1 times the plates a second on one thread, AVX2).
             op_types_to_quantize=["Conv", "MatMul", "Gemm", "Relu", "MaxPool"],
         )
         return onnx.load(str(int8_path))
