@@ -116,10 +116,11 @@ def tilt(grey: np.ndarray, level_below: float = 0.0) -> float:
         return float(slopes[np.argmax(np.square(profiles.reshape(len(slopes), span)).sum(1))])
 
     coarse, fine = TILT_STEPS_DEGREES
-    best = sharpest(np.tan(np.radians(np.arange(-MAX_TILT_DEGREES, MAX_TILT_DEGREES + fine, coarse))))
-    if abs(np.degrees(np.arctan(best))) + coarse <= level_below:
+    coarse_degrees = np.arange(-MAX_TILT_DEGREES, MAX_TILT_DEGREES + fine, coarse)
+    best = np.degrees(np.arctan(sharpest(np.tan(np.radians(coarse_degrees)))))
+    if abs(best) + coarse <= level_below:
         return 0.0
-    around = np.degrees(np.arctan(best)) + np.arange(-coarse, coarse + fine / 2, fine)
+    around = best + np.arange(-coarse, coarse + fine / 2, fine)
     return sharpest(np.tan(np.radians(around)))
 
 
