@@ -9,7 +9,14 @@ import textwrap
 
 import pytest
 
-from plateocr.scoring.metrics import cer, exact_accuracy, per_position_accuracy, province_accuracy, summarize
+from plateocr.scoring.metrics import (
+    cer,
+    exact_accuracy,
+    paired_difference,
+    per_position_accuracy,
+    province_accuracy,
+    summarize,
+)
 from tests.conftest import REPO
 
 
@@ -89,6 +96,19 @@ def test_empty_and_mismatched_inputs():
         cer(["皖A12345", "皖A12345"], ["皖A12345"])
     with pytest.raises(ValueError):
         summarize(["皖A12345"], [])
+
+
+def test_paired_difference_counts_only_the_plates_the_readers_part_on():
+    a = [True] * 90 + [True] * 7 + [False] * 1 + [False] * 2
+    b = [True] * 90 + [False] * 7 + [True] * 1 + [False] * 2
+    split = paired_difference(a, b)
+    assert (split["only_a"], split["only_b"]) == (7, 1)
+    # 8 plates parted 7 to 1: P(|X - 4| >= 3) for X ~ Binomial(8, 1/2) = 2 * (1 + 8) / 256
+    assert split["p_value"] == round(18 / 256, 4)
+    assert paired_difference(b, a)["p_value"] == split["p_value"]  # two-sided
+    assert paired_difference(a, a) == {"only_a": 0, "only_b": 0, "p_value": 1.0}
+    with pytest.raises(ValueError):
+        paired_difference(a, b[:-1])
 
 
 CHILD = textwrap.dedent("""
