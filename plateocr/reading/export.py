@@ -50,9 +50,9 @@ def export_onnx(
     example = torch.zeros(2, 3, *reader.input_size, dtype=torch.uint8)
     tmp = onnx_path.with_name(f".{onnx_path.name}.tmp")
     # The TorchScript-based exporter handles the LSTM with a dynamic batch axis in one op. It warns
-    # that an LSTM exported with a batch of two may fail on other batch sizes, which concerns
-    # initial states given as inputs: ours are zeros sized from the batch (exports read batches of
-    # 1, 5 and 64 as torch does, tests/test_export.py), so the warning would only alarm users.
+    # that an LSTM exported with a batch of two may fail on other batch sizes; ours is given no
+    # initial states, and its exports read batches of 1, 5 and 64 as torch does
+    # (tests/test_export.py), so the warning would only alarm users.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
         torch.onnx.export(
