@@ -3,6 +3,7 @@
     python bench/accuracy.py --pretrained … --keep runs/cv0        # fold models, once
     python bench/robustness.py --model ensemble=runs/cv0 [--model NAME=DIR …] [--folds 5] [--seed 0] [--int8]
     python bench/robustness.py --raw DIR [--checkpoint CKPT]        # loose boxes cut from raw CCPD photos
+    python bench/robustness.py --held-out fast [--held-out accurate] --data plateocr/sample_plates
 
 With --model, each DIR holds the fine-tuned fold checkpoints that `bench/accuracy.py --keep DIR`
 leaves (same --data, --folds and --seed): every plate is read only by the models of the fold that
@@ -14,7 +15,11 @@ they are (`NAME/unrectified`, `NAME/1view/unrectified`), and with --int8 as its 
 reads (`NAME/int8`). Perturbations (plateocr.data.perturbations)
 are drawn from the seed, the plate and the kind, so every model reads the same pixels. With --raw,
 plates are cut from full CCPD photos by a box around their annotated corners, tight and with
-10-30 % margins of real context. Prints a table and, as its last line, one JSON object.
+10-30 % margins of real context. With --held-out, a shipped model (or a checkpoint or ONNX file)
+reads every crop of --data under the same conditions, as it reads by default (`NAME`; `fast` on a
+CPU through its int8 export) and, where that is not float32, as its checkpoint reads in float32
+(`NAME/float32`): a fair score only on crops it never trained on, such as the bundled sample, which
+the recipe holds out, or a user's own crops. Prints a table and, as its last line, one JSON object.
 """
 
 from __future__ import annotations
@@ -85,17 +90,39 @@ def cross_validated(args) -> tuple[list[str], dict]:
     correct: dict[tuple[str, tuple[str, float]], int] = {}
     names: list[str] = []
     for k, held_out in enumerate(folds):
-        images = [load_image(r.path) for r in held_out]
+        readers = {}
         for spec in args.model:
             name, _, directory = spec.partition("=")
-            for suffix, reader in fold_readers(Path(directory), k, args.int8).items():
-                names += [name + suffix] if name + suffix not in names else []
-                for cond in conds:
-                    crops = [perturbed(im, *cond, args.seed, index[r.path]) for im, r in zip(images, held_out)]
-                    hits = sum(res.plate == r.label for res, r in zip(reader.read(crops), held_out))
-                    correct[(name + suffix, cond)] = correct.get((name + suffix, cond), 0) + hits
+            readers |= {name + suffix: r for suffix, r in fold_readers(Path(directory), k, args.int8).items()}
+        names += [name for name in readers if name not in names]
+        for key, hits in read_under_conditions(readers, held_out, conds, args.seed, index).items():
+            correct[key] = correct.get(key, 0) + hits
         print(f"fold {k + 1}/{args.folds} read", file=sys.stderr)
     return names, {key: hits / len(records) for key, hits in correct.items()}
+
+
+def read_under_conditions(readers: dict[str, PlateReader], records, conds, seed: int, index) -> dict:
+    """Plates each reader read right, per condition, of `records` perturbed alike for every reader."""
+    images = [load_image(r.path) for r in records]
+    correct = {}
+    for cond in conds:
+        crops = [perturbed(im, *cond, seed, index[r.path]) for im, r in zip(images, records)]
+        for name, reader in readers.items():
+            correct[(name, cond)] = sum(res.plate == r.label for res, r in zip(reader.read(crops), records))
+    return correct
+
+
+def held_out(args) -> tuple[list[str], dict]:
+    """Accuracy per (model, condition) of shipped models (or checkpoints) on crops they never trained on."""
+    records, _ = list_records(args.data)
+    index = {r.path: i for i, r in enumerate(sorted(records, key=lambda r: r.path))}
+    readers: dict[str, PlateReader] = {}
+    for spec in args.held_out:
+        readers[spec] = PlateReader.from_pretrained(spec)
+        if readers[spec].precision != "float32":
+            readers[f"{spec}/float32"] = PlateReader.from_pretrained(spec, precision="float32")
+    correct = read_under_conditions(readers, records, conditions(args.kinds), args.seed, index)
+    return list(readers), {key: hits / len(records) for key, hits in correct.items()}
 
 
 def raw_photos(args) -> tuple[list[str], dict]:
@@ -135,13 +162,22 @@ def main() -> int:
     parser.add_argument("--raw", help="raw CCPD photos: loose boxes with real context around the annotated plate")
     parser.add_argument("--checkpoint", help="with --raw: the model to read them (default: the shipped one)")
     parser.add_argument(
+        "--held-out",
+        action="append",
+        metavar="MODEL",
+        help="a shipped model's name, a checkpoint or an ONNX file that never trained on --data (repeatable)",
+    )
+    parser.add_argument(
         "--int8", action="store_true", help="with --model: also read each fold model's int8 ONNX export"
     )
     args = parser.parse_args()
-    if bool(args.model) == bool(args.raw):
-        parser.error("give --model NAME=DIR (cross-validated) or --raw DIR (raw photos), one of the two")
+    if sum(map(bool, (args.model, args.raw, args.held_out))) != 1:
+        parser.error(
+            "give one of --model NAME=DIR (cross-validated), --raw DIR (raw photos) "
+            "or --held-out MODEL (crops it never trained on)"
+        )
     start = time.time()
-    names, accuracy = cross_validated(args) if args.model else raw_photos(args)
+    names, accuracy = cross_validated(args) if args.model else raw_photos(args) if args.raw else held_out(args)
     conds = sorted({cond for _, cond in accuracy}, key=lambda c: list(accuracy).index((names[0], c)))
     widths = [max(16, len(n) + 2) for n in names]
     print(f"{'perturbation':22s}" + "".join(f"{n:>{w}s}" for n, w in zip(names, widths)))
