@@ -112,7 +112,7 @@ def read_under_conditions(readers: dict[str, PlateReader], records, conds, seed:
     return correct
 
 
-def held_out(args) -> tuple[list[str], dict]:
+def held_out_crops(args) -> tuple[list[str], dict]:
     """Accuracy per (model, condition) of shipped models (or checkpoints) on crops they never trained on."""
     records, _ = list_records(args.data)
     index = {r.path: i for i, r in enumerate(sorted(records, key=lambda r: r.path))}
@@ -177,7 +177,7 @@ def main() -> int:
             "or --held-out MODEL (crops it never trained on)"
         )
     start = time.time()
-    names, accuracy = cross_validated(args) if args.model else raw_photos(args) if args.raw else held_out(args)
+    names, accuracy = cross_validated(args) if args.model else raw_photos(args) if args.raw else held_out_crops(args)
     conds = sorted({cond for _, cond in accuracy}, key=lambda c: list(accuracy).index((names[0], c)))
     widths = [max(16, len(n) + 2) for n in names]
     print(f"{'perturbation':22s}" + "".join(f"{n:>{w}s}" for n, w in zip(names, widths)))
