@@ -85,7 +85,7 @@ def cross_validated(args) -> tuple[list[str], dict]:
     """Accuracy per (model, condition) over the held-out folds."""
     records, _ = list_records(args.data)
     folds = cv_folds(records, args.folds, args.seed)
-    index = {r.path: i for i, r in enumerate(sorted(records, key=lambda r: r.path))}
+    index = plate_numbers(records)
     conds = conditions(args.kinds)
     correct: dict[tuple[str, tuple[str, float]], int] = {}
     names: list[str] = []
@@ -99,6 +99,12 @@ def cross_validated(args) -> tuple[list[str], dict]:
             correct[key] = correct.get(key, 0) + hits
         print(f"fold {k + 1}/{args.folds} read", file=sys.stderr)
     return names, {key: hits / len(records) for key, hits in correct.items()}
+
+
+def plate_numbers(records) -> dict[str, int]:
+    """Each plate's number in the data set sorted by path: with the seed and the kind, it draws the
+    plate's perturbation, so a plate reads the same pixels in every mode and in any fold."""
+    return {r.path: i for i, r in enumerate(sorted(records, key=lambda r: r.path))}
 
 
 def read_under_conditions(readers: dict[str, PlateReader], records, conds, seed: int, index) -> dict:
@@ -115,7 +121,7 @@ def read_under_conditions(readers: dict[str, PlateReader], records, conds, seed:
 def held_out_crops(args) -> tuple[list[str], dict]:
     """Accuracy per (model, condition) of shipped models (or checkpoints) on crops they never trained on."""
     records, _ = list_records(args.data)
-    index = {r.path: i for i, r in enumerate(sorted(records, key=lambda r: r.path))}
+    index = plate_numbers(records)
     readers: dict[str, PlateReader] = {}
     for spec in args.held_out:
         readers[spec] = PlateReader.from_pretrained(spec)
