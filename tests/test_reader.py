@@ -83,6 +83,19 @@ def test_an_onnx_reader_reads_the_same_beside_a_worker_on_a_session_of_fewer_thr
     assert [r.plate for r in with_worker] == [r.plate for r in int8.read(files)]
 
 
+def test_workers_deskew_the_crops_they_prepare_and_the_model_reads_them_as_it_would_have(monkeypatch):
+    default = PlateReader.from_pretrained()
+    assert default.deskew
+    files = sorted(SAMPLE_DIR.glob("*.jpg"))[:7]
+    alone = list(default.read_files(files, batch_size=3))
+    # The workers run the data module's deskewing; the reading graph itself must not run it again.
+    monkeypatch.setattr("plateocr.reading.graph.deskew_batch", lambda images: pytest.fail("deskewed twice"))
+    with_workers = list(default.read_files(files, batch_size=3, workers=2))
+    assert [(r.plate, r.confidence, r.plate_type) for r in with_workers] == [
+        (r.plate, r.confidence, r.plate_type) for r in alone
+    ]
+
+
 def test_workers_prepare_only_where_preparing_costs_as_much_as_reading(reader, monkeypatch):
     from plateocr.reading.reader import default_workers
 

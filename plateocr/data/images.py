@@ -15,11 +15,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ..errors import ImageError
-from .deskew import deskew_batch
+from .deskew import deskew_prepared
 from .rectify import rectify as rectify_plate
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -160,7 +159,7 @@ def prepare_crop(
     h, w = input_size
     resized = np.array(image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
     if deskew:  # as the reader deskews its batches (plateocr.data.deskew)
-        return deskew_batch(torch.from_numpy(resized).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy().copy()
+        return deskew_prepared(resized[None])[0].numpy().copy()
     return resized  # a writable copy: torch.from_numpy needs one
 
 

@@ -41,12 +41,13 @@ class ReadingGraph(nn.Module):
         self.model, self.deskew, self.tta = model, deskew, check_tta(tta)
         self.autocast_dtype, self.memory_format = autocast_dtype, memory_format
 
-    def model_inputs(self, images: torch.Tensor) -> torch.Tensor:
-        """The batch the model itself reads: the crops deskewed if it needs it, in every view."""
-        return view_batch(deskew_batch(images) if self.deskew else images, self.tta)
+    def model_inputs(self, images: torch.Tensor, deskewed: bool = False) -> torch.Tensor:
+        """The batch the model itself reads: the crops deskewed if it needs it (unless they are
+        `deskewed` already), in every view."""
+        return view_batch(deskew_batch(images) if self.deskew and not deskewed else images, self.tta)
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        views = self.model_inputs(images)
+    def forward(self, images: torch.Tensor, deskewed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        views = self.model_inputs(images, deskewed)
         precision = torch.autocast(views.device.type, self.autocast_dtype) if self.autocast_dtype else nullcontext()
         with precision:
             log_probs, type_logits = self.model(views.contiguous(memory_format=self.memory_format))
