@@ -50,6 +50,7 @@ EDGE_PERCENTILE, MIN_EDGES = 75, 20
 TILT_STEPS_DEGREES = (1.5, 0.25)
 # Below this tilt, turning the crop would only blur it.
 MIN_TILT_DEGREES, MAX_TILT_DEGREES = 1.5, 15.0
+# The coarse search's angles: a coarse step apart across ±MAX_TILT_DEGREES.
 COARSE_DEGREES = tuple(
     np.arange(-MAX_TILT_DEGREES, MAX_TILT_DEGREES + TILT_STEPS_DEGREES[1], TILT_STEPS_DEGREES[0]).tolist()
 )
@@ -125,7 +126,7 @@ def _shear_runs(width: int, height: int, degrees: tuple[float, ...]):
     neighbouring columns moved by the same number of rows, its first and last column (+1) and the
     bin of its row 0 in the angles' joint profile (each angle's profile a span of `height` + 2
     `width` bins, so that rows offset by the width are never negative); and the number of bins.
-    The same for every crop of that width: `tilt` works it out once (half its cost)."""
+    The same for every crop of that width: `tilt` works it out once (nearly half its cost)."""
     slopes = np.tan(np.radians(np.array(degrees)))
     centred = np.arange(width) - (width - 1) / 2
     shifts = np.rint(slopes[:, None] * centred).astype(np.intp)
