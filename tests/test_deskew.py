@@ -7,8 +7,10 @@ from PIL import Image
 
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.data.datasets import CropDataset, list_records
-from plateocr.data.deskew import _gradient, deskew_batch, slant
-from plateocr.data.images import prepare_crop
+from plateocr.data.deskew import _gradient, deskew_batch, deskew_torch, slant
+from plateocr.data.deskew_cpu import deskew_crops
+from plateocr.data.images import prepare_crop, prepare_layouts
+from plateocr.data.perturbations import perturb
 from plateocr.synth.render import render_clean
 
 SIZE = (32, 96)
@@ -62,6 +64,40 @@ def test_a_batch_deskews_each_crop_as_if_alone(plate):
     for i in range(len(crops)):
         assert torch.equal(together[i], deskew_batch(batch[i : i + 1])[0])
     assert deskew_batch(batch.float()).dtype == torch.float32
+
+
+def real_crops(perturbations=(None, ("rotation", 8.0), ("loose_box", 0.3), ("scale", 0.5), ("jpeg", 20))):
+    """The bundled sample plates, as they are and perturbed, prepared as the reader prepares them."""
+    crops = []
+    for n, kind in enumerate(perturbations):
+        for i, path in enumerate(sorted(SAMPLE_DIR.glob("*.jpg"))):
+            image = Image.open(path).convert("RGB")
+            if kind:
+                image = perturb(image, *kind, np.random.default_rng(100 * n + i))
+            crops += prepare_layouts(image, SIZE, rectify=True)
+    return np.stack(crops)
+
+
+def test_the_compiled_kernel_gives_the_torch_deskewing_bytes_in_batches_and_alone():
+    crops = real_crops()
+    nchw = torch.from_numpy(crops).permute(0, 3, 1, 2)
+    expected = deskew_torch(nchw.contiguous()).numpy()
+    assert (expected != nchw.numpy()).any(axis=(1, 2, 3)).mean() > 0.5  # most crops did change
+    batched = np.concatenate([deskew_crops(nchw[s : s + 64].numpy()) for s in range(0, len(crops), 64)])
+    alone = np.concatenate([deskew_crops(np.ascontiguousarray(nchw[i : i + 1].numpy())) for i in range(len(crops))])
+    for got in (batched, alone, deskew_batch(nchw).numpy()):
+        if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+            # torch's grid_sample fuses its multiply-adds there, and so does the kernel.
+            np.testing.assert_array_equal(got, expected)
+        else:
+            assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_the_compiled_kernel_refuses_what_is_not_a_batch_of_uint8_crops():
+    with pytest.raises(ValueError, match="uint8 crops"):
+        deskew_crops(np.zeros((1, 32, 96, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8 crops"):
+        deskew_crops(np.zeros((1, 3, 32, 96), np.float32))
 
 
 def test_the_shipped_reader_deskews_as_its_model_was_trained_and_a_direct_one_does_not(plate):

@@ -30,12 +30,10 @@ PRUNE_LOG_PROB = math.log(1e-4)  # characters less likely than this in a frame a
 
 
 def _best_path(log_probs: torch.Tensor) -> list[list[int]]:
-    best = log_probs.argmax(-1).T.cpu().numpy()  # B, T
     out = []
-    for row in best:
-        keep = np.ones(len(row), bool)
-        keep[1:] = row[1:] != row[:-1]
-        out.append([int(i) for i in row[keep] if i >= FIRST_CHAR_ID])
+    # Python lists: per-row numpy calls on a few dozen frames cost more than the loop.
+    for row in log_probs.argmax(-1).T.tolist():  # B, T
+        out.append([i for t, i in enumerate(row) if i >= FIRST_CHAR_ID and (t == 0 or i != row[t - 1])])
     return out
 
 
@@ -47,10 +45,10 @@ def sequence_confidence(log_probs: torch.Tensor, sequences: list[list[int]], tem
     lp = log_probs.float()
     if temperature != 1.0:
         lp = (lp / temperature).log_softmax(-1)
-    lengths = torch.tensor([len(s) for s in sequences])
     targets = torch.tensor([i for s in sequences for i in s], dtype=torch.long)
-    t_len = torch.full((len(sequences),), lp.shape[0], dtype=torch.long)
-    nll = F.ctc_loss(lp, targets, t_len, lengths, blank=BLANK, reduction="none", zero_infinity=False)
+    # Lengths as tuples, which ctc_loss documents beside tensors: two fewer tensors built per call.
+    lengths, frames = tuple(len(s) for s in sequences), (lp.shape[0],) * len(sequences)
+    nll = F.ctc_loss(lp, targets, frames, lengths, blank=BLANK, reduction="none", zero_infinity=False)  # type: ignore[arg-type]
     return [float(math.exp(-x)) if math.isfinite(x) else 0.0 for x in nll.tolist()]
 
 

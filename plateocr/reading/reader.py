@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
 from ..data.ccpd import crop_plate
-from ..data.deskew import deskew_prepared
+from ..data.deskew import deskew_prepared, load_cpu_kernel
 from ..data.images import load_image, prepare_layouts
 from ..errors import CheckpointError, ImageError, PlateOCRError
 from ..models.checkpoint import load_checkpoint, trained_deskewed
@@ -365,8 +365,9 @@ class PlateReader:
 
         While workers prepare the next batches, the model on the CPU (torch, or an onnxruntime
         session) reads with one thread fewer per worker: the model and the preparation then run side
-        by side on their own cores. There the workers also deskew each batch they prepare, which
-        would otherwise take a fifth of the model process's time (the int8 `fast` model, batch 64).
+        by side on their own cores. There the workers also deskew each batch they prepare, off the
+        model's process (the int8 `fast` model, 3,000 files, two workers: 963 files/s against 883
+        with the model's process deskewing, medians of four runs).
 
         `vertices`, one per file: None for a crop, or a full photo's plate corners (CCPD order:
         bottom-right, bottom-left, top-left, top-right), warped to an upright crop before reading.
@@ -423,10 +424,10 @@ def _onnx_session(path: Path, threads: int):
         raise CheckpointError(f"{path} is not a loadable ONNX model ({str(exc).splitlines()[0][:160]})") from None
 
 
-# Preparing's share of a plate's CPU time beside the int8 model: decoding, finding the plate and
-# deskewing took about 1.1-1.2 core-ms a crop, the model and decoding about 0.85 (2 cores, AVX2).
-# There two workers read 1.13 times the plates a second of one, and three no more than two (medians
-# of six runs of 3,000 files).
+# Preparing's share of a plate's CPU time beside the int8 model: decoding the JPEG, finding the plate
+# and deskewing took about 1.1 core-ms a crop, the model and decoding about 0.85 (2 cores, AVX2).
+# There no, one, two and three workers read 564, 863, 963 and 883 files/s (medians of four runs of
+# 3,000 files).
 PREPARING_SHARE = 0.6
 
 
@@ -470,7 +471,7 @@ def _torch_threads(threads: int):
 
 @contextmanager
 def _one_torch_thread(active: bool):
-    """While onnxruntime reads, torch's own steps (deskewing, decoding) run on one thread: torch's
+    """While onnxruntime reads, torch's own steps (decoding) run on one thread: torch's
     idle threads spin-wait on the cores onnxruntime's threads need (measured: 1.7x slower batches,
     3.7x slower single plates with two threads each on 2 cores)."""
     with _torch_threads(1 if active else torch.get_num_threads()):
@@ -520,6 +521,8 @@ class _CollatePrepared:
 
     def __init__(self, deskew: bool):
         self.deskew = deskew
+        if deskew:  # built before the workers start: they inherit the kernel instead of each loading it
+            load_cpu_kernel()
 
     def __call__(self, items):
         layouts = [c for c, _, e in items if e is None]

@@ -56,7 +56,7 @@ def fit_temperature(log_probs: torch.Tensor, sequences: list[list[int]], correct
 
 
 def _log_odds(confidences) -> np.ndarray:
-    c = np.clip(np.asarray(confidences, float), 1e-9, 1 - 1e-9)
+    c = np.minimum(np.maximum(np.asarray(confidences, float), 1e-9), 1 - 1e-9)  # np.clip's overhead is 10 µs
     return np.log(c) - np.log1p(-c)
 
 
