@@ -320,7 +320,8 @@ class PlateReader:
         if batch.ndim != 4 or tuple(batch.shape[1:3]) != self.input_size:
             raise PlateOCRError(f"prepared crops must be B×{self.input_size[0]}×{self.input_size[1]}×3")
         with _one_torch_thread(self.onnx_session is not None):
-            log_probs, type_logits = self.forward(batch.permute(0, 3, 1, 2).contiguous(), deskewed)
+            # A strided view: deskewing or the model's input makes the one copy needed.
+            log_probs, type_logits = self.forward(batch.permute(0, 3, 1, 2), deskewed)
             return self.decode(log_probs, type_logits, paths), log_probs
 
     # -- user-facing --------------------------------------------------------------------
