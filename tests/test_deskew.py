@@ -1,5 +1,7 @@
 """Slant correction: measured where the model looks and taken out of whole batches of prepared crops."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from PIL import Image
 
 from plateocr import SAMPLE_DIR, PlateReader
 from plateocr.data.datasets import CropDataset, list_records
-from plateocr.data.deskew import _gradient, deskew_batch, deskew_torch, slant
+from plateocr.data.deskew import _gradient, deskew_batch, deskew_torch, load_cpu_kernel, slant
 from plateocr.data.deskew_cpu import deskew_crops
 from plateocr.data.images import prepare_crop, prepare_layouts
 from plateocr.data.perturbations import perturb
@@ -91,6 +93,19 @@ def test_the_compiled_kernel_gives_the_torch_deskewing_bytes_in_batches_and_alon
             np.testing.assert_array_equal(got, expected)
         else:
             assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_where_the_compiled_kernel_cannot_load_torch_deskews_to_the_same_bytes(monkeypatch):
+    crops = torch.from_numpy(real_crops(perturbations=(None,))).permute(0, 3, 1, 2)
+    with_kernel = deskew_batch(crops)
+    monkeypatch.setitem(sys.modules, "plateocr.data.deskew_cpu", None)  # as if numba had no build here
+    load_cpu_kernel.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="deskewing with torch: the compiled kernel did not load"):
+            assert load_cpu_kernel() is None
+        assert torch.equal(deskew_batch(crops), with_kernel)
+    finally:
+        load_cpu_kernel.cache_clear()
 
 
 def test_the_compiled_kernel_refuses_what_is_not_a_batch_of_uint8_crops():

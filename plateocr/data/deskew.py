@@ -34,6 +34,8 @@ True
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -117,20 +119,29 @@ def deskew_prepared(crops: np.ndarray) -> torch.Tensor:
     return deskew_batch(torch.from_numpy(crops).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
-def load_cpu_kernel() -> None:
-    """Load the CPU kernel now (numba's import, and its compilation on a machine's first run):
-    processes forked after this inherit it."""
-    from . import deskew_cpu  # noqa: F401
+@lru_cache(maxsize=1)
+def load_cpu_kernel() -> Callable[[np.ndarray], np.ndarray] | None:
+    """`deskew_cpu.deskew_crops`, loaded on first use (numba's import, and on a machine's first run
+    its compilation; processes forked after this inherit it), or None where numba cannot load it
+    (no build for this platform, no writable cache): torch then deskews, to the same bytes, slower."""
+    try:
+        from .deskew_cpu import deskew_crops
+    except Exception as exc:  # numba's failures take many types; any of them leaves torch's path
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        warnings.warn(
+            f"deskewing with torch: the compiled kernel did not load ({type(exc).__name__}: {message})", stacklevel=2
+        )
+        return None
+    return deskew_crops
 
 
 def deskew_batch(images: torch.Tensor) -> torch.Tensor:
     """A (B, 3, H, W) batch of crops at the model's input size, each with its slant sheared out
     about its middle row and its sides extended with their edge pixels; same dtype. uint8 crops on
     a CPU go through the compiled kernel (`deskew_cpu`, the same bytes), the rest through torch."""
-    if images.device.type == "cpu" and images.dtype == torch.uint8:
-        from .deskew_cpu import deskew_crops  # numba's import is paid where it is used
-
-        return torch.from_numpy(deskew_crops(images.numpy()))
+    kernel = load_cpu_kernel() if images.device.type == "cpu" and images.dtype == torch.uint8 else None
+    if kernel is not None:
+        return torch.from_numpy(kernel(images.numpy()))
     return deskew_torch(images)
 
 
