@@ -68,6 +68,7 @@ def _first_reaching(cumulative, share):
 
 @numba.njit(cache=True, nogil=True)
 def _cumulative(histogram):
+    """Running sums added in float64 and stored as float32, as torch's CPU cumsum makes them."""
     out = np.empty(len(histogram), np.float32)
     total = 0.0
     for i in range(len(histogram)):
@@ -78,7 +79,7 @@ def _cumulative(histogram):
 
 @numba.njit(cache=True, nogil=True)
 def _gradient(i, n, before, after):
-    """torch.gradient's difference at i of n: central inside, one-sided at the borders."""
+    """`deskew._gradient` at i of n: the central difference inside, one-sided at the borders."""
     if i == 0 or i == n - 1:
         return after - before
     return (after - before) / F32(2)
