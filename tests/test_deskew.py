@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from plateocr import SAMPLE_DIR, PlateReader
+from plateocr.data.compiled import kernels
 from plateocr.data.datasets import CropDataset, list_records
 from plateocr.data.deskew import _gradient, deskew_batch, deskew_torch, load_cpu_kernel, slant
 from plateocr.data.deskew_cpu import deskew_crops
@@ -99,13 +100,13 @@ def test_where_the_compiled_kernel_cannot_load_torch_deskews_to_the_same_bytes(m
     crops = torch.from_numpy(real_crops(perturbations=(None,))).permute(0, 3, 1, 2)
     with_kernel = deskew_batch(crops)
     monkeypatch.setitem(sys.modules, "plateocr.data.deskew_cpu", None)  # as if numba had no build here
-    load_cpu_kernel.cache_clear()
+    kernels.cache_clear()
     try:
-        with pytest.warns(UserWarning, match="deskewing with torch: the compiled kernel did not load"):
+        with pytest.warns(UserWarning, match="deskew_cpu: the compiled kernels did not load"):
             assert load_cpu_kernel() is None
         assert torch.equal(deskew_batch(crops), with_kernel)
     finally:
-        load_cpu_kernel.cache_clear()
+        kernels.cache_clear()
 
 
 def test_the_compiled_kernel_refuses_what_is_not_a_batch_of_uint8_crops():

@@ -1,11 +1,15 @@
+import sys
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from plateocr import SAMPLE_DIR
+from plateocr.data.compiled import kernels
 from plateocr.data.images import load_image
 from plateocr.data.perturbations import perturb, surround
 from plateocr.data.rectify import MIN_TILT_DEGREES, WORK_HEIGHT, locate_plate, rectify, tilt
+from plateocr.data.rectify_cpu import _pairwise_sum
 
 PLATES = [load_image(p) for p in sorted(SAMPLE_DIR.glob("*.jpg"))]
 
@@ -111,3 +115,33 @@ def test_a_tilt_under_the_level_threshold_skips_the_fine_search_only_where_it_co
                 tilted += 1
                 assert skipped == full
     assert level >= 6 and tilted >= 24
+
+
+def work_copies() -> list[np.ndarray]:
+    """The sample plates' grey work copies, as they are and loose, turned, reduced and compressed."""
+    crops = list(PLATES)
+    for n, kind in enumerate([("loose_box", 0.3), ("rotation", 8.0), ("rotation", 4.0), ("scale", 0.5), ("jpeg", 20)]):
+        crops += [perturb(p, *kind, np.random.default_rng(10 * n + i)) for i, p in enumerate(PLATES)]
+    size = lambda c: (max(8, round(c.width * WORK_HEIGHT / c.height)), WORK_HEIGHT)  # noqa: E731
+    return [np.asarray(c.convert("L").resize(size(c), Image.Resampling.BILINEAR), np.float32) for c in crops]
+
+
+def test_the_compiled_tilt_search_finds_the_numpy_search_s_tilts_to_the_bit(monkeypatch):
+    copies = work_copies()
+    compiled = [(tilt(g), tilt(g, level_below=MIN_TILT_DEGREES)) for g in copies]
+    assert sum(t != 0.0 for t, _ in compiled) > len(copies) / 2  # most of them do tilt
+    monkeypatch.setitem(sys.modules, "plateocr.data.rectify_cpu", None)  # the numpy path
+    kernels.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="rectify_cpu: the compiled kernels did not load"):
+            plain = [(tilt(g), tilt(g, level_below=MIN_TILT_DEGREES)) for g in copies]
+    finally:
+        kernels.cache_clear()
+    assert compiled == plain
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 100, 128, 129, 418, 1000])
+def test_the_compiled_sum_adds_as_numpy_adds_a_row(n):
+    rng = np.random.default_rng(n)
+    values = np.square(rng.random(n) * 10.0 ** rng.uniform(-3, 6, n))
+    assert _pairwise_sum(values, 0, n) == values.reshape(1, -1).sum(1)[0]

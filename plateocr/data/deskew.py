@@ -34,7 +34,6 @@ True
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -42,6 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
+from .compiled import kernels
 
 # Edges count when their gradient is in the strongest fifth of the crop's and mostly horizontal
 # (|gx| > 1.5 |gy|: within 34° of vertical); fewer than MIN_EDGES such pixels is too little to measure.
@@ -119,20 +120,11 @@ def deskew_prepared(crops: np.ndarray) -> torch.Tensor:
     return deskew_batch(torch.from_numpy(crops).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
-@lru_cache(maxsize=1)
 def load_cpu_kernel() -> Callable[[np.ndarray], np.ndarray] | None:
-    """`deskew_cpu.deskew_crops`, loaded on first use (numba's import, and on a machine's first run
-    its compilation; processes forked after this inherit it), or None where numba cannot load it
-    (no build for this platform, no writable cache): torch then deskews, to the same bytes, slower."""
-    try:
-        from .deskew_cpu import deskew_crops
-    except Exception as exc:  # numba's failures take many types; any of them leaves torch's path
-        message = str(exc).splitlines()[0] if str(exc) else ""
-        warnings.warn(
-            f"deskewing with torch: the compiled kernel did not load ({type(exc).__name__}: {message})", stacklevel=2
-        )
-        return None
-    return deskew_crops
+    """`deskew_cpu.deskew_crops`, or None where numba cannot load it (torch then deskews, to the
+    same bytes, slower); see plateocr.data.compiled."""
+    loaded = kernels("deskew_cpu")
+    return loaded.deskew_crops if loaded is not None else None
 
 
 def deskew_batch(images: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from PIL import Image
 
 from ..alphabet import PLATE_TYPES, Tokenizer, is_valid_plate
 from ..data.ccpd import crop_plate
+from ..data.compiled import kernels
 from ..data.deskew import deskew_prepared, load_cpu_kernel
 from ..data.images import load_image, prepare_layouts
 from ..errors import CheckpointError, ImageError, PlateOCRError
@@ -482,6 +483,8 @@ def _one_torch_thread(active: bool):
 class _PreparedFiles(torch.utils.data.Dataset):
     def __init__(self, files: list[str], input_size, vertices: list, rectify: bool):
         self.files, self.input_size, self.vertices, self.rectify = files, input_size, vertices, rectify
+        if rectify:  # built before the workers start: they inherit the tilt search's kernel
+            kernels("rectify_cpu")
 
     def __len__(self):
         return len(self.files)
