@@ -427,9 +427,9 @@ def _onnx_session(path: Path, threads: int):
 
 
 # Preparing's share of a plate's CPU time beside the int8 model: decoding the JPEG, finding the plate
-# and deskewing took about 1.1 core-ms a crop, the model and decoding about 0.85 (2 cores, AVX2).
-# There no, one, two and three workers read 564, 863, 963 and 883 files/s (medians of four runs of
-# 3,000 files).
+# and deskewing took about 0.9 core-ms a crop, the model and decoding about 0.85 (2 cores, AVX2).
+# There no, one, two and three workers read 595, 878, 860 and 843 files/s (medians of four runs of
+# 3,000 files, each round moving by a third with the machine's load).
 PREPARING_SHARE = 0.6
 
 
