@@ -100,7 +100,7 @@ def tilt(grey: np.ndarray, level_below: float = 0.0) -> float:
     if edges.size < MIN_EDGES:
         return 0.0
     height, width = gy.shape
-    compiled = kernels("rectify_cpu")  # the same sums in the same order, a fifth of the time
+    compiled = kernels("rectify_cpu")  # the same sums in the same order, in compiled loops
     # Each column's histogram of edge strength over rows, summed cumulatively across the columns: a
     # shear moves a run of neighbouring columns by the same number of rows, so a run's histogram is
     # one difference of two cumulative sums (a few runs for a small slope instead of every edge).
