@@ -26,16 +26,17 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 def fold_batch_norms(model: nn.Module) -> nn.Module:
     """The model, in eval mode, with every BatchNorm that directly follows a convolution in a
-    Sequential folded into it (and replaced by an Identity). Changes the model in place: its
-    state_dict no longer matches a checkpoint's, so only a reader's own copy is folded."""
+    Sequential folded into it and removed. Changes the model in place: its state_dict no longer
+    matches a checkpoint's, so only a reader's own copy is folded."""
     model.eval()
     for module in model.modules():
         if not isinstance(module, nn.Sequential):
             continue
         names = list(module._modules)
         for first, second in zip(names, names[1:]):
-            conv, norm = module._modules[first], module._modules[second]
+            conv, norm = module._modules.get(first), module._modules[second]
             if isinstance(conv, _CONVS) and isinstance(norm, _NORMS):
                 module._modules[first] = fuse_conv_bn_eval(conv, norm)
-                module._modules[second] = nn.Identity()
+                # Removed, not left as an Identity: at batch 1 each module call costs a few µs.
+                del module._modules[second]
     return model
