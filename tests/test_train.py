@@ -200,6 +200,34 @@ def test_recipe_deskews_the_fine_tuning_and_can_run_it_alone(tmp_path, monkeypat
     assert seen[0].deskew and not TrainConfig.from_dict({**recipe.pretrain_params("wide"), "arch": "wide"}).deskew
 
 
+def test_recipe_resume_goes_on_from_each_stage_and_keeps_finished_ones(tmp_path, monkeypatch):
+    from plateocr.research import recipe
+
+    calls = []
+    monkeypatch.setattr(recipe, "train", lambda cfg, **kw: calls.append((Path(cfg.out).name, kw.get("resume", False))))
+    args = [*TEACHERS_ONLY, "--out", str(tmp_path), "--members", "wide,sharp", "--pretrain-only"]
+    stage1 = {arch: TrainConfig.from_dict({**recipe.pretrain_params(arch), "arch": arch}) for arch in ("wide", "sharp")}
+
+    def last_epoch(arch: str, epoch: int, **changes) -> None:
+        cfg = stage1[arch]
+        config = {**cfg.to_dict(), "out": str(tmp_path / f"pretrain_{arch}"), "threads": 1, **changes}
+        save_checkpoint(
+            tmp_path / f"pretrain_{arch}" / "last.pt",
+            {"arch": arch, "alphabet": Tokenizer().alphabet, "model": {}, "config": config, "epoch": epoch},
+        )
+
+    last_epoch("wide", stage1["wide"].epochs - 1)  # finished: kept
+    last_epoch("sharp", 3)  # stopped after its fourth epoch: goes on (another thread count is fine)
+    recipe.main([*args, "--resume"])
+    assert calls == [("pretrain_sharp", True)]
+    calls.clear()
+    recipe.main(args)  # without --resume every stage starts again
+    assert calls == [("pretrain_wide", False), ("pretrain_sharp", False)]
+    last_epoch("sharp", 3, lr=0.5)
+    with pytest.raises(PlateOCRError, match=r"pretrain_sharp/last.pt was trained with other parameters \(lr=0.5, not"):
+        recipe.main([*args, "--resume"])
+
+
 def test_recipe_members_train_through_both_stages_and_ship_as_one_ensemble(tmp_path, monkeypatch):
     from plateocr.models.checkpoint import save_checkpoint
     from plateocr.models.crnn import build_model

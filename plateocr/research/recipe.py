@@ -16,7 +16,8 @@ fast.pt; --ship [DIR] also writes them under the names the package bundles (wide
 fast.pt, and fast.int8.onnx, the int8 export a CPU reads) to DIR (default OUT/weights), never into
 the installed package. Read one with `--checkpoint PATH` or `PlateReader.from_pretrained(PATH)`;
 copying DIR's files into plateocr/weights/ in a source checkout makes them the defaults the wheel
-bundles.
+bundles. On a CPU the recipe takes hours: `--resume` with the same arguments goes on where an
+interrupted one stopped, each stage from its last finished epoch.
 """
 
 from __future__ import annotations
@@ -138,6 +139,33 @@ def ship(checkpoints: list[Path], out: Path, reading: dict | None = None) -> Pat
     return save_checkpoint(out, {**as_one_model([slim_payload(c) for c in checkpoints]), **(reading or {})})
 
 
+# What may differ when an interrupted stage goes on: where and on how many threads it runs.
+RESUMABLE_CHANGES = frozenset({"device", "threads", "workers"})
+
+
+def run_stage(cfg: TrainConfig, resume: bool) -> None:
+    """Train one stage into cfg.out. With `resume`, a stage that has a last.pt goes on from it (to
+    the same weights as an uninterrupted run) and a finished one is kept; a run with other
+    parameters there is an error, not something to build on."""
+    last = Path(cfg.out) / "last.pt"
+    if not (resume and last.is_file()):
+        train(cfg, overwrite=True, progress=False)
+        return
+    state = load_checkpoint(last)
+    wanted, saved = cfg.to_dict(), state.get("config", {})
+    changed = sorted(k for k in wanted if k not in RESUMABLE_CHANGES and saved.get(k) != wanted[k])
+    if changed:
+        raise PlateOCRError(
+            f"--resume: {last} was trained with other parameters ("
+            + ", ".join(f"{k}={saved.get(k)!r}, not {wanted[k]!r}" for k in changed[:3])
+            + "); use another --out or drop --resume to start it again"
+        )
+    if state["epoch"] + 1 >= cfg.epochs:
+        print(f"{cfg.out}: finished ({cfg.epochs} epochs), kept", file=sys.stderr)
+        return
+    train(cfg, resume=True, progress=False)
+
+
 def real_training_data(real: str, out: Path, hold_out: Path | None) -> str:
     """The real crops stage 2 trains on: all of `real`, or a manifest of them without the plates
     bundled in `hold_out` (the demo's sample), so `evaluate --data sample` scores unseen plates."""
@@ -205,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of training the ensemble's members first",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with an interrupted recipe in --out: each stage continues from its last.pt and "
+        "finished stages are kept (without it, every stage starts again)",
+    )
+    parser.add_argument(
         "--hold-out-sample",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -257,12 +291,12 @@ def main(argv=None) -> int:
     lap = lambda name: minutes.update({name: round((time.time() - start) / 60 - sum(minutes.values()), 1)})
     # Stage 1 validates on held-out synthetic plates: no real plate steers it.
     for member in members if not args.finetune_only else ():
-        train(pretrain(member, out=str(folder("pretrain", member))), overwrite=True, progress=False)
+        run_stage(pretrain(member, out=str(folder("pretrain", member))), args.resume)
     lap("pretrain_min")
     real = (
         None if args.pretrain_only else real_training_data(args.real, out, SAMPLE_DIR if args.hold_out_sample else None)
     )
-    finetune = lambda params, member, **extra: train(
+    finetune = lambda params, member, **extra: run_stage(
         stage(
             params,
             member,
@@ -271,8 +305,7 @@ def main(argv=None) -> int:
             **extra,
             init_checkpoint=str(folder("pretrain", member) / "best.pt"),
         ),
-        overwrite=True,
-        progress=False,
+        args.resume,
     )
     for member in members if not args.pretrain_only else ():
         finetune(FINETUNE, member)
@@ -285,7 +318,7 @@ def main(argv=None) -> int:
     for member in student if args.teacher or not args.pretrain_only else ():
         if not args.finetune_only:
             where = dict(out=str(folder("pretrain", member)), teacher=str(accurate))
-            train(student_pretrain(member, **where), overwrite=True, progress=False)
+            run_stage(student_pretrain(member, **where), args.resume)
         if not args.pretrain_only:
             finetune(STUDENT_FINETUNE, member, teacher=str(accurate))
             ship([folder("finetune", member) / SHIPPED_STAGE2], out / "fast.pt", READING["fast"])
