@@ -8,6 +8,7 @@
         [--train-fraction 0.5]  # fine-tune on part of each fold's training plates (a learning curve)
         [--keep DIR]            # keep the fine-tuned fold checkpoints (for later analysis)
         [--keep DIR --reuse]    # score the fold checkpoints a run kept, without fine-tuning again
+        [--keep DIR --resume]   # go on with an interrupted run: each fold from its last.pt, finished ones kept
         [--jobs 10]             # run the fine-tunings at once in separate processes (many cores or a GPU)
     python bench/accuracy.py --recipe student --pretrained runs/recipe/pretrain_glance/best.pt \
         --teacher runs/cv5      # the default (fast) student's stage 2, each fold distilled from the
@@ -51,7 +52,7 @@ from plateocr.errors import PlateOCRError  # noqa: E402
 from plateocr.models.checkpoint import as_one_model, load_checkpoint  # noqa: E402
 from plateocr.reading.decoding import sequence_confidence  # noqa: E402
 from plateocr.reading.devices import resolve_device  # noqa: E402
-from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, ship  # noqa: E402
+from plateocr.research.recipe import FINETUNE, SHIPPED_STAGE2, STUDENT_FINETUNE, run_stage, ship  # noqa: E402
 from plateocr.scoring.calibration import (  # noqa: E402
     expected_calibration_error,
     fit_confidence_map,
@@ -201,7 +202,7 @@ def scores(rows) -> dict:
 
 def fine_tune(job) -> str:
     """One member fine-tuned without one fold (a process-pool task); returns its checkpoint's path."""
-    manifest, stage1, arch, changes, seed, out, recipe = job
+    manifest, stage1, arch, changes, seed, out, recipe, resume = job
     cfg = TrainConfig.from_dict(
         {
             **RECIPES[recipe][0],
@@ -213,7 +214,10 @@ def fine_tune(job) -> str:
             "seed": seed,
         }
     )
-    train(cfg, progress=False)
+    if resume:
+        run_stage(cfg, resume=True)
+    else:
+        train(cfg, progress=False)  # a --keep DIR that holds a run already is an error, not overwritten
     return f"{out}/{SHIPPED_STAGE2}"
 
 
@@ -285,6 +289,12 @@ def main() -> int:
         "--folds left there, instead of fine-tuning them again",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --keep DIR: go on with a run that stopped there, each fold's fine-tuning from its "
+        "last.pt; finished ones are kept (same arguments)",
+    )
+    parser.add_argument(
         "--recipe",
         choices=RECIPES,
         default="ensemble",
@@ -304,8 +314,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
-    if args.reuse and not args.keep:
-        parser.error("--reuse reads the fold checkpoints of --keep DIR: give --keep")
+    if (args.reuse or args.resume) and not args.keep:
+        parser.error("--reuse and --resume read the fold checkpoints of --keep DIR: give --keep")
     if not 0 < args.train_fraction <= 1:
         parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
     try:
@@ -335,8 +345,10 @@ def main() -> int:
         for k in range(args.folds):
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
             rest = rest[: round(args.train_fraction * len(rest))]  # already shuffled: a random subset
-            manifest = str(write_manifest(rest, Path(tmp) / f"train_{k}.csv"))
-            fold_changes = {**changes, **fold_teacher(args.teacher, k, Path(tmp))}
+            # Beside the kept folds, so that a resumed fold's parameters name the same files.
+            runs.mkdir(parents=True, exist_ok=True)
+            manifest = str(write_manifest(rest, runs / f"train_{k}.csv"))
+            fold_changes = {**changes, **fold_teacher(args.teacher, k, runs)}
             jobs += [
                 (
                     manifest,
@@ -346,6 +358,7 @@ def main() -> int:
                     args.seed + k,
                     str(runs / f"fold{k}_member{i}"),
                     args.recipe,
+                    args.resume,
                 )
                 for i, (path, model) in enumerate(zip(args.pretrained, stage1))
             ]

@@ -45,3 +45,10 @@ def test_cross_validation_writes_every_held_out_plate_once_with_its_provenance(t
         "fold0_member0",
         "fold1_member0",
     ]
+    # An interrupted run goes on: the finished fold is kept, the lost one trained again, same scores.
+    shutil.rmtree(tmp_path / "keep" / "fold1_member0")
+    proc = subprocess.run([*cmd, "--resume"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fold0_member0: finished (1 epochs), kept" in proc.stderr and "fold1_member0: finished" not in proc.stderr
+    resumed = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {k: v for k, v in resumed.items() if k != "minutes"} == {k: v for k, v in result.items() if k != "minutes"}
