@@ -33,6 +33,7 @@ import csv
 import json
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -244,6 +245,17 @@ def fold_checkpoints(keep: Path, fold: int) -> list[Path]:
     return sorted(keep.glob(f"fold{fold}_member*/{SHIPPED_STAGE2}"))
 
 
+def fold_manifest(records, path: Path, tmp: Path) -> Path:
+    """The fold's training plates listed at `path`, beside the kept folds, so that a resumed fold's
+    parameters name the same file; one that lists other plates there (another --seed or --data) is
+    an error, never overwritten."""
+    fresh = write_manifest(records, tmp / path.name)
+    if path.is_file() and path.read_bytes() != fresh.read_bytes():
+        raise PlateOCRError(f"{path} lists other training plates: a run with other --seed, --folds or --data kept it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(fresh, path))
+
+
 def fold_teacher(teacher: str | None, fold: int, tmp: Path) -> dict:
     """{"teacher": path} of the ensemble fine-tuned without `fold`, joined from a --keep DIR of this
     bench, when `teacher` is such a folder; {} otherwise (one teacher for every fold, or none)."""
@@ -345,9 +357,7 @@ def main() -> int:
         for k in range(args.folds):
             rest = [r for j, f in enumerate(folds) if j != k for r in f]
             rest = rest[: round(args.train_fraction * len(rest))]  # already shuffled: a random subset
-            # Beside the kept folds, so that a resumed fold's parameters name the same files.
-            runs.mkdir(parents=True, exist_ok=True)
-            manifest = str(write_manifest(rest, runs / f"train_{k}.csv"))
+            manifest = str(fold_manifest(rest, runs / f"train_{k}.csv", Path(tmp)))
             fold_changes = {**changes, **fold_teacher(args.teacher, k, runs)}
             jobs += [
                 (
@@ -436,4 +446,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except PlateOCRError as error:  # a --keep DIR of another run, a wrong --teacher: one line
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

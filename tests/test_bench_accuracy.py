@@ -52,3 +52,7 @@ def test_cross_validation_writes_every_held_out_plate_once_with_its_provenance(t
     assert "fold0_member0: finished (1 epochs), kept" in proc.stderr and "fold1_member0: finished" not in proc.stderr
     resumed = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {k: v for k, v in resumed.items() if k != "minutes"} == {k: v for k, v in result.items() if k != "minutes"}
+    # The kept folds' plate lists are never overwritten by a run that would split the plates otherwise.
+    proc = subprocess.run([*cmd, "--resume", "--seed", "1"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "train_0.csv lists other training plates" in proc.stderr
