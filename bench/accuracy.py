@@ -249,7 +249,7 @@ def fold_manifest(records, path: Path, tmp: Path) -> Path:
     """The fold's training plates listed at `path`, beside the kept folds, so that a resumed fold's
     parameters name the same file; one that lists other plates there (another --seed or --data) is
     an error, never overwritten."""
-    fresh = write_manifest(records, tmp / path.name)
+    fresh = write_manifest(records, tmp / f"listed_{path.name}")  # never `path` itself (no --keep)
     if path.is_file() and path.read_bytes() != fresh.read_bytes():
         raise PlateOCRError(f"{path} lists other training plates: a run with other --seed, --folds or --data kept it")
     path.parent.mkdir(parents=True, exist_ok=True)

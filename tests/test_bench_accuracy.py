@@ -1,6 +1,7 @@
 """bench/accuracy.py end to end on a few sample plates: its table, JSON line, predictions and provenance."""
 
 import csv
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -9,6 +10,8 @@ import sys
 import pytest
 
 from plateocr import SAMPLE_DIR
+from plateocr.data.datasets import list_records
+from plateocr.errors import PlateOCRError
 from plateocr.reading.devices import resolve_device
 from tests.conftest import REPO
 
@@ -56,3 +59,17 @@ def test_cross_validation_writes_every_held_out_plate_once_with_its_provenance(t
     proc = subprocess.run([*cmd, "--resume", "--seed", "1"], cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "train_0.csv lists other training plates" in proc.stderr
+
+
+def test_a_fold_s_plate_list_is_written_once_and_never_replaced_by_another(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_accuracy", REPO / "bench" / "accuracy.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    records, _ = list_records(str(SAMPLE_DIR))
+    for keep in (tmp_path, tmp_path / "keep"):  # without --keep the list lives in the scratch folder itself
+        path = keep / "train_0.csv"
+        assert bench.fold_manifest(records[:10], path, tmp_path) == path
+        assert bench.fold_manifest(records[:10], path, tmp_path) == path  # the same list again: kept
+        with pytest.raises(PlateOCRError, match="train_0.csv lists other training plates"):
+            bench.fold_manifest(records[10:20], path, tmp_path)
+        assert path.read_text(encoding="utf-8").count("\n") == 11
